@@ -1,0 +1,294 @@
+//! The one place statuses are chosen: every error the broker answers with becomes an
+//! RFC 9457 `application/problem+json` body here. 5xx causes are logged once; bodies never
+//! carry a secret, a token or an internal cause.
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use crate::{
+    mint::MintError,
+    payroc::{FieldError, PayrocError},
+    token::TokenError,
+};
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answered to a caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {detail}")]
+    InvalidRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("caller not authenticated")]
+    Unauthenticated,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("body too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("idempotency conflict: {0}")]
+    IdempotencyConflict(String),
+    #[error("Payroc rejected the request with {status}")]
+    UpstreamRejected {
+        status: u16,
+        detail: Option<String>,
+        errors: Vec<FieldError>,
+    },
+    #[error("Payroc failed: {0}")]
+    UpstreamFailed(String),
+    #[error("no usable Bearer token")]
+    TokenUnavailable {
+        retry_after: Duration,
+        key_rejected: bool,
+    },
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    #[error("not found")]
+    NotFound,
+}
+
+/// The problem document, as serialised.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, type_: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            type_,
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The generic problem for a status that carries no more specific information.
+    pub fn for_status(status: StatusCode) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let detail = match status {
+            StatusCode::NOT_FOUND => "No such resource.",
+            StatusCode::METHOD_NOT_ALLOWED => "This method is not allowed here; see the Allow header.",
+            StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
+            StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => "The request took too long.",
+            StatusCode::INTERNAL_SERVER_ERROR => "An unexpected error occurred.",
+            _ => title,
+        };
+        Self::new(status, "about:blank", title, detail)
+    }
+
+    /// Renders the body with the problem content type and `Cache-Control: no-store`.
+    pub fn into_response_with(self, mut response_parts: Response<()>) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        *response_parts.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response_parts.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.remove(header::CONTENT_LENGTH);
+        response_parts.map(|()| Body::from(body))
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        self.into_response_with(Response::new(()))
+    }
+}
+
+fn retry_after_secs(wait: Duration) -> HeaderValue {
+    // Round up: "retry after 0 seconds" invites a hot loop.
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        use StatusCode as S;
+        match self {
+            Self::InvalidRequest { detail, errors } => Problem {
+                errors: errors.clone(),
+                ..Problem::new(S::BAD_REQUEST, "urn:hosted-fields-broker:invalid-request", "Invalid request", detail)
+            },
+            Self::Unauthenticated => Problem::new(
+                S::UNAUTHORIZED,
+                "urn:hosted-fields-broker:unauthenticated",
+                "Caller not authenticated",
+                "The Authorization header must be `Bearer <caller key>` with a configured key; browsers send none.",
+            ),
+            Self::Forbidden(detail) => Problem::new(S::FORBIDDEN, "urn:hosted-fields-broker:forbidden", "Forbidden", detail),
+            Self::PayloadTooLarge { limit } => Problem::new(
+                S::PAYLOAD_TOO_LARGE,
+                "about:blank",
+                "Payload Too Large",
+                format!("The request body is larger than {limit} bytes."),
+            ),
+            Self::UnsupportedMediaType => Problem::new(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "about:blank",
+                "Unsupported Media Type",
+                "Send the body as application/json, or send no body.",
+            ),
+            Self::IdempotencyConflict(detail) => Problem::new(
+                S::CONFLICT,
+                "urn:hosted-fields-broker:idempotency-key-reused",
+                "Idempotency-Key cannot be used",
+                detail,
+            ),
+            Self::UpstreamRejected { status, detail, errors } => Problem {
+                errors: errors.clone(),
+                ..Problem::new(
+                    S::BAD_GATEWAY,
+                    "urn:hosted-fields-broker:upstream-rejected",
+                    "Payroc rejected the session request",
+                    detail.clone().unwrap_or_else(|| format!("Payroc answered {status}.")),
+                )
+            },
+            Self::UpstreamFailed(_) => Problem::new(
+                S::BAD_GATEWAY,
+                "urn:hosted-fields-broker:upstream-failed",
+                "Payroc is failing",
+                "Payroc did not create a session; try again shortly.",
+            ),
+            Self::TokenUnavailable { .. } => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "urn:hosted-fields-broker:token-unavailable",
+                "Payroc is unavailable",
+                "The broker holds no usable Payroc access token right now; try again after Retry-After seconds.",
+            ),
+            Self::DeadlineExceeded(_) => Problem::new(
+                S::GATEWAY_TIMEOUT,
+                "urn:hosted-fields-broker:deadline-exceeded",
+                "Payroc did not answer in time",
+                "The session request ran out of time; try again with the same Idempotency-Key.",
+            ),
+            Self::NotFound => Problem::for_status(S::NOT_FOUND),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        if problem.status >= 500 {
+            // Logged once here, with the cause; the body stays generic.
+            tracing::warn!(status = problem.status, cause = %self, "session request failed");
+        }
+        let mut parts = Response::new(());
+        if let Self::TokenUnavailable { retry_after, .. } = &self {
+            parts.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(*retry_after));
+        }
+        if matches!(self, Self::Unauthenticated) {
+            parts.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        problem.into_response_with(parts)
+    }
+}
+
+impl From<MintError> for ApiError {
+    fn from(error: MintError) -> Self {
+        match error {
+            MintError::Token(TokenError::Unavailable { retry_after, key_rejected }) => {
+                Self::TokenUnavailable { retry_after, key_rejected }
+            }
+            MintError::Token(TokenError::DeadlineExceeded) => {
+                Self::DeadlineExceeded("deadline passed waiting for a Bearer token".into())
+            }
+            MintError::DeadlineExceeded => Self::DeadlineExceeded("no time left for another attempt".into()),
+            MintError::KeyInUse => Self::IdempotencyConflict(
+                "This Idempotency-Key was already used for a different session request; use a new UUID v4.".into(),
+            ),
+            MintError::SessionExpired => Self::IdempotencyConflict(
+                "The session saved under this Idempotency-Key has expired; use a new UUID v4 for a new session.".into(),
+            ),
+            MintError::StillUnauthorized => Self::UpstreamFailed("Payroc answered 401 to a fresh token".into()),
+            MintError::Upstream(PayrocError::Rejected { status, problem }) => Self::UpstreamRejected {
+                status,
+                errors: problem.field_errors(),
+                detail: problem.detail,
+            },
+            MintError::Upstream(PayrocError::Transient { timed_out: true, reason, .. }) => {
+                Self::DeadlineExceeded(format!("last attempt: {reason}"))
+            }
+            MintError::Upstream(other) => Self::UpstreamFailed(other.to_string()),
+        }
+    }
+}
+
+/// Turns any bare error response (unknown route, wrong method, timeout, a layer's own
+/// rejection) into problem+json, keeping its status and headers such as `Allow`.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, _body) = response.into_parts();
+    Problem::for_status(status).into_response_with(Response::from_parts(parts, ()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), "1");
+        assert_eq!(retry_after_secs(Duration::from_millis(2500)), "3");
+        assert_eq!(retry_after_secs(Duration::ZERO), "1");
+    }
+
+    #[test]
+    fn token_unavailable_is_503_with_retry_after() {
+        let response = ApiError::TokenUnavailable { retry_after: Duration::from_secs(4), key_rejected: true }.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "4");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    #[test]
+    fn timed_out_last_attempt_is_504_other_failures_502() {
+        let timed_out = MintError::Upstream(PayrocError::Transient { reason: "timed out".into(), timed_out: true, retry_after: None });
+        assert_eq!(ApiError::from(timed_out).problem().status, 504);
+        let failed = MintError::Upstream(PayrocError::Transient { reason: "status 500".into(), timed_out: false, retry_after: None });
+        assert_eq!(ApiError::from(failed).problem().status, 502);
+        assert_eq!(ApiError::from(MintError::StillUnauthorized).problem().status, 502);
+    }
+
+    #[test]
+    fn upstream_rejection_passes_on_paycors_detail_but_not_the_cause() {
+        let problem = crate::payroc::Problem {
+            detail: Some("libVersion is invalid".into()),
+            errors: Some(serde_json::json!([{"parameter": "libVersion", "message": "bad"}])),
+            ..Default::default()
+        };
+        let api = ApiError::from(MintError::Upstream(PayrocError::Rejected { status: 400, problem }));
+        let p = api.problem();
+        assert_eq!((p.status, p.detail.as_str()), (502, "libVersion is invalid"));
+        assert_eq!(p.errors[0].parameter, "libVersion");
+        let failed = ApiError::UpstreamFailed("connection to 10.0.0.1 refused".into()).problem();
+        assert!(!failed.detail.contains("10.0.0.1"));
+    }
+}

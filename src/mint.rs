@@ -1,0 +1,123 @@
+//! One session request, end to end against Payroc: borrow a token, attempt, retry transient
+//! failures with the same `Idempotency-Key` inside the request's deadline, replay once with a
+//! fresh token after a 401, and refuse a replayed session that is already dead.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::{Instant, sleep};
+use url::Url;
+
+use crate::{
+    config::PayrocSettings,
+    idempotency::IdempotencyKey,
+    payroc::{CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session},
+    token::{TokenCache, TokenError, policy},
+};
+
+/// Retry waits between attempts never exceed this: the whole request has seconds, not minutes.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// Why no session was minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the request deadline ran out")]
+    DeadlineExceeded,
+    #[error("the caller's Idempotency-Key is in use for a different request")]
+    KeyInUse,
+    #[error("the session replayed for the caller's Idempotency-Key has expired")]
+    SessionExpired,
+    #[error("Payroc answered 401 again after a fresh token")]
+    StillUnauthorized,
+    #[error(transparent)]
+    Upstream(PayrocError),
+}
+
+/// What to mint.
+#[derive(Debug)]
+pub struct MintRequest<'a> {
+    pub url: &'a Url,
+    pub body: CreateSession<'a>,
+    pub key: &'a IdempotencyKey,
+    /// When the whole request must be answered by.
+    pub deadline: Instant,
+}
+
+/// Mints sessions; cheap to share.
+#[derive(Clone, Debug)]
+pub struct Minter {
+    client: PayrocClient,
+    tokens: TokenCache,
+    request_timeout: Duration,
+    max_attempts: u32,
+    retry_base_delay: Duration,
+    expiry_margin: Duration,
+}
+
+impl Minter {
+    pub fn new(client: PayrocClient, tokens: TokenCache, settings: &PayrocSettings) -> Self {
+        Self {
+            client,
+            tokens,
+            request_timeout: settings.request_timeout,
+            max_attempts: settings.max_attempts,
+            retry_base_delay: settings.retry_base_delay,
+            expiry_margin: settings.session_expiry_margin,
+        }
+    }
+
+    /// Runs attempts until a session, a final answer, or the deadline.
+    pub async fn mint(&self, request: &MintRequest<'_>) -> Result<(Session, u32), MintError> {
+        let mut attempts = 0;
+        let mut replayed_after_401 = false;
+        loop {
+            let held = self.tokens.get(request.deadline).await?;
+            let remaining = request.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(MintError::DeadlineExceeded);
+            }
+            attempts += 1;
+            let outcome = self
+                .client
+                .create_session(request.url, &held.token, request.key, &request.body, self.request_timeout.min(remaining))
+                .await;
+            let error = match outcome {
+                Ok(session) => return self.check_fresh(request.key, session).map(|s| (s, attempts)),
+                Err(error) => error,
+            };
+            match error {
+                PayrocError::Unauthorized if !replayed_after_401 => {
+                    // The token was revoked or expired early: drop exactly it, replay once.
+                    replayed_after_401 = true;
+                    attempts -= 1;
+                    self.tokens.invalidate(&held);
+                }
+                PayrocError::Unauthorized => return Err(MintError::StillUnauthorized),
+                PayrocError::Rejected { ref problem, .. } if problem.has_type(IDEMPOTENCY_KEY_IN_USE) && request.key.is_caller_supplied() => {
+                    return Err(MintError::KeyInUse);
+                }
+                PayrocError::Transient { .. } | PayrocError::InvalidResponse(_) if attempts < self.max_attempts => {
+                    let wait = policy::backoff(attempts, self.retry_base_delay, MAX_RETRY_WAIT, policy::sample().abs())
+                        .max(error.retry_after().unwrap_or_default());
+                    if Instant::now() + wait >= request.deadline {
+                        return Err(MintError::Upstream(error));
+                    }
+                    tracing::debug!(attempt = attempts, %error, wait_ms = wait.as_millis(), "retrying session request");
+                    sleep(wait).await;
+                }
+                other => return Err(MintError::Upstream(other)),
+            }
+        }
+    }
+
+    /// A caller-chosen key may replay a session saved days ago: refuse one that is dead or
+    /// about to die. Keys the broker made are fresh by construction.
+    fn check_fresh(&self, key: &IdempotencyKey, session: Session) -> Result<Session, MintError> {
+        if key.is_caller_supplied() && session.expires_at <= OffsetDateTime::now_utc() + self.expiry_margin {
+            return Err(MintError::SessionExpired);
+        }
+        Ok(session)
+    }
+}

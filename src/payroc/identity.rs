@@ -1,0 +1,121 @@
+//! `POST /authorize`: trades the API key (`x-api-key`) for a Bearer token.
+
+use std::{fmt, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{PayrocClient, PayrocError, read_body};
+
+/// A Bearer token for Payroc's API. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct BearerToken(SecretString);
+
+impl BearerToken {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(SecretString::from(secret.into()))
+    }
+
+    /// The `Authorization` header value. Only the HTTP client should call this.
+    pub fn header_value(&self) -> String {
+        format!("Bearer {}", self.0.expose_secret())
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken([redacted])")
+    }
+}
+
+/// A token identity issued, with the lifetime it announced.
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    pub token: BearerToken,
+    pub expires_in: Duration,
+}
+
+/// Identity's answer; `expires_in` and `access_token` are checked, not trusted.
+#[derive(Deserialize)]
+struct AuthorizeResponse {
+    access_token: Option<SecretString>,
+    expires_in: Option<f64>,
+}
+
+impl PayrocClient {
+    /// Fetches a fresh Bearer token. Reads the API key (file sources are re-read) each time.
+    #[tracing::instrument(name = "payroc.authorize", skip_all, err(Display))]
+    pub async fn authorize(&self) -> Result<AccessToken, PayrocError> {
+        let key = self
+            .api_key
+            .read()
+            .map_err(|e| PayrocError::ApiKey(e.to_string()))?;
+        let mut api_key = reqwest::header::HeaderValue::from_str(key.expose_secret())
+            .map_err(|_| PayrocError::ApiKey("API key is not a valid header value".into()))?;
+        api_key.set_sensitive(true);
+        let response = self
+            .http
+            .post(self.identity_url.clone())
+            .header("x-api-key", api_key)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| PayrocError::from_reqwest(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_body(response).await?;
+        if status != reqwest::StatusCode::OK {
+            return Err(PayrocError::from_status(status, &headers, &body));
+        }
+        parse_authorize(&body)
+    }
+}
+
+fn parse_authorize(body: &[u8]) -> Result<AccessToken, PayrocError> {
+    let parsed: AuthorizeResponse = serde_json::from_slice(body)
+        .map_err(|_| PayrocError::InvalidResponse("identity answer is not the expected JSON".into()))?;
+    let token = parsed
+        .access_token
+        .filter(|t| !t.expose_secret().is_empty())
+        .ok_or_else(|| PayrocError::InvalidResponse("identity answer has no access_token".into()))?;
+    let expires_in = parsed
+        .expires_in
+        .filter(|s| s.is_finite() && *s >= 1.0)
+        .ok_or_else(|| {
+            PayrocError::InvalidResponse("identity answer has no positive expires_in".into())
+        })?;
+    Ok(AccessToken {
+        token: BearerToken(token),
+        expires_in: Duration::from_secs_f64(expires_in.min(86_400.0 * 30.0)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_debug_is_redacted() {
+        let token = BearerToken::new("super-secret-bearer");
+        assert!(!format!("{token:?}").contains("super-secret-bearer"));
+        let access = AccessToken { token, expires_in: Duration::from_secs(1) };
+        assert!(!format!("{access:?}").contains("super-secret-bearer"));
+    }
+
+    #[test]
+    fn identity_answer_needs_a_token_and_a_positive_lifetime() {
+        let ok = parse_authorize(br#"{"access_token":"t","expires_in":3600,"token_type":"Bearer"}"#)
+            .unwrap();
+        assert_eq!(ok.expires_in, Duration::from_secs(3600));
+        for bad in [
+            &br#"{"expires_in":3600}"#[..],
+            br#"{"access_token":"","expires_in":3600}"#,
+            br#"{"access_token":"t"}"#,
+            br#"{"access_token":"t","expires_in":0}"#,
+            br#"{"access_token":"t","expires_in":-5}"#,
+            b"not json",
+        ] {
+            assert!(matches!(parse_authorize(bad), Err(PayrocError::InvalidResponse(_))));
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The upstream client: one `reqwest::Client` built once (rustls, pooled, per-attempt
+//! timeout, redirects never followed), one method per Payroc call, wire types beside them,
+//! and a [`PayrocError`] that tells callers what they can branch on.
+
+mod identity;
+mod problem;
+mod sessions;
+
+use std::{path::PathBuf, time::Duration};
+
+use reqwest::{StatusCode, header::HeaderMap};
+use secrecy::SecretString;
+
+pub use identity::{AccessToken, BearerToken};
+pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
+pub use sessions::{CreateSession, Scenario, Session, SessionToken, session_url};
+
+use crate::config::PayrocSettings;
+
+/// Where the API key comes from. A file is read again on every token fetch, so a rotated
+/// Kubernetes Secret heals without a restart.
+#[derive(Clone, Debug)]
+pub enum ApiKeySource {
+    Inline(SecretString),
+    File(PathBuf),
+}
+
+impl ApiKeySource {
+    /// The current key, trimmed of surrounding whitespace (a trailing newline is normal).
+    pub fn read(&self) -> std::io::Result<SecretString> {
+        use secrecy::ExposeSecret;
+        match self {
+            Self::Inline(key) => Ok(key.clone()),
+            Self::File(path) => {
+                let text = std::fs::read_to_string(path)?;
+                let trimmed = text.trim();
+                if trimmed.is_empty() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} is empty", path.display()),
+                    ));
+                }
+                Ok(SecretString::from(trimmed.to_owned()))
+            }
+        }
+        .and_then(|key: SecretString| {
+            if key.expose_secret().is_empty() {
+                Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "API key is empty"))
+            } else {
+                Ok(key)
+            }
+        })
+    }
+}
+
+/// What went wrong talking to Payroc, shaped by what the caller does next.
+#[derive(Debug, thiserror::Error)]
+pub enum PayrocError {
+    /// Worth retrying: timeouts, connect errors, dropped connections, 408, 429, 5xx.
+    #[error("transient upstream failure: {reason}")]
+    Transient {
+        reason: String,
+        /// The attempt ran out of time (the caller may answer 504 rather than 502).
+        timed_out: bool,
+        retry_after: Option<Duration>,
+    },
+    /// 401: the Bearer token (or, at identity, the API key) was not accepted.
+    #[error("upstream answered 401 Unauthorized")]
+    Unauthorized,
+    /// Any other 4xx: Payroc refused the request as it stands.
+    #[error("upstream rejected the request with {status}")]
+    Rejected { status: u16, problem: Problem },
+    /// A success status with a body that does not make sense, or an unexpected status.
+    #[error("invalid upstream response: {0}")]
+    InvalidResponse(String),
+    /// The API key could not be read (file missing or empty).
+    #[error("API key unavailable: {0}")]
+    ApiKey(String),
+}
+
+impl PayrocError {
+    /// Identity refused the API key itself: retrying soon will not help.
+    pub fn is_key_rejection(&self) -> bool {
+        matches!(self, Self::Unauthorized | Self::ApiKey(_))
+            || matches!(self, Self::Rejected { status: 403, .. })
+    }
+
+    /// How long the upstream asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn from_reqwest(error: &reqwest::Error) -> Self {
+        // Name the kind only: reqwest's Display can include the URL, never a header, but
+        // a terse reason keeps logs stable.
+        let reason = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "connection failed"
+        } else if error.is_body() || error.is_decode() {
+            "connection dropped while reading the response"
+        } else if error.is_request() {
+            "request failed to send"
+        } else {
+            "transport error"
+        };
+        Self::Transient {
+            reason: reason.to_owned(),
+            timed_out: error.is_timeout(),
+            retry_after: None,
+        }
+    }
+
+    /// Classifies a non-success status with its (possibly empty) body.
+    fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        let code = status.as_u16();
+        match code {
+            401 => Self::Unauthorized,
+            408 | 429 | 500..=599 => Self::Transient {
+                reason: format!("status {code}"),
+                timed_out: false,
+                retry_after: retry_after(headers),
+            },
+            400..=499 => Self::Rejected {
+                status: code,
+                problem: Problem::parse(body).unwrap_or_default(),
+            },
+            _ => Self::InvalidResponse(format!("unexpected status {code}")),
+        }
+    }
+}
+
+/// Parses `Retry-After` as delta-seconds or an HTTP-date; capped so a hostile or broken
+/// value cannot park the broker for hours.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    const CAP: Duration = Duration::from_secs(300);
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let when = httpdate::parse_http_date(value).ok()?;
+        when.duration_since(std::time::SystemTime::now()).unwrap_or_default()
+    };
+    Some(wait.min(CAP))
+}
+
+/// Payroc client shared by the token refresher and the session handler.
+#[derive(Clone, Debug)]
+pub struct PayrocClient {
+    http: reqwest::Client,
+    identity_url: url::Url,
+    api_key: ApiKeySource,
+}
+
+impl PayrocClient {
+    pub fn new(settings: &PayrocSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            // A redirect would carry `x-api-key` to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout)
+            .pool_max_idle_per_host(settings.max_idle_connections)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .user_agent(concat!("hosted-fields-broker/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            identity_url: settings.identity_url.clone(),
+            api_key: settings.api_key.clone(),
+        })
+    }
+}
+
+/// Reads a whole response body, mapping a connection dropped mid-body to a transient error.
+async fn read_body(response: reqwest::Response) -> Result<bytes::Bytes, PayrocError> {
+    response.bytes().await.map_err(|e| PayrocError::from_reqwest(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn statuses_are_classified_for_callers() {
+        let headers = HeaderMap::new();
+        let of = |code: u16| PayrocError::from_status(StatusCode::from_u16(code).unwrap(), &headers, b"");
+        assert!(matches!(of(401), PayrocError::Unauthorized));
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(matches!(of(code), PayrocError::Transient { .. }), "{code}");
+        }
+        for code in [400, 403, 406, 409, 415] {
+            assert!(matches!(of(code), PayrocError::Rejected { status, .. } if status == code));
+        }
+        assert!(matches!(of(302), PayrocError::InvalidResponse(_)));
+        assert!(of(403).is_key_rejection());
+        assert!(!of(503).is_key_rejection());
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates_and_is_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("999999"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(300)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn api_key_file_is_trimmed_and_reread() {
+        let path = std::env::temp_dir().join(format!("hfb-key-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "first-key\n").unwrap();
+        let source = ApiKeySource::File(path.clone());
+        use secrecy::ExposeSecret;
+        assert_eq!(source.read().unwrap().expose_secret(), "first-key");
+        std::fs::write(&path, "  rotated-key \n").unwrap();
+        assert_eq!(source.read().unwrap().expose_secret(), "rotated-key");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(source.read().is_err());
+        std::fs::remove_file(path).unwrap();
+    }
+}

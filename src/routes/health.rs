@@ -1,0 +1,62 @@
+//! `GET /healthz` (liveness) and `GET /readyz` (readiness, with the token's state).
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::{error::Problem, state::AppState, token::FailureKind};
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// What `/readyz` reports about the Bearer token (never the token itself).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenReport {
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+}
+
+/// Unready until the first token and from the moment shutdown begins; a later identity
+/// outage does not flip it (the token's state shows in the body instead).
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let snapshot = state.tokens.snapshot();
+    let now = Instant::now();
+    let usable = snapshot.current.as_ref().filter(|t| now < t.usable_until);
+    let report = TokenReport {
+        state: match (&usable, &snapshot.last_failure) {
+            (Some(_), None) => "valid",
+            (Some(_), Some(_)) => "valid-refresh-failing",
+            (None, Some(f)) if f.kind == FailureKind::KeyRejected => "api-key-rejected",
+            (None, Some(_)) => "unavailable",
+            (None, None) => "fetching",
+        },
+        expires_in_seconds: usable.map(|t| t.expires_at.saturating_duration_since(now).as_secs()),
+        last_error: snapshot.last_failure.map(|f| f.message),
+    };
+    let unready = |reason: &str| {
+        let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
+        problem.detail = match &report.last_error {
+            Some(error) => format!("{reason} (token: {}; last error: {error})", report.state),
+            None => format!("{reason} (token: {})", report.state),
+        };
+        problem.into_response()
+    };
+    if state.is_draining() {
+        return unready("shutting down");
+    }
+    if !snapshot.ever_obtained {
+        return unready("no Payroc Bearer token obtained yet");
+    }
+    (StatusCode::OK, Json(json!({"status": "ready", "token": report}))).into_response()
+}

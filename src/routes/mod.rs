@@ -1,0 +1,4 @@
+//! HTTP endpoints, one file per family.
+
+pub mod health;
+pub mod session;

@@ -1,0 +1,238 @@
+//! `POST /hosted-fields/session`: validate everything locally, then mint one Payroc session.
+//! Invalid input never reaches Payroc.
+
+use axum::{
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::{
+    callers::Caller,
+    error::ApiError,
+    idempotency::IdempotencyKey,
+    mint::MintRequest,
+    payroc::{CreateSession, FieldError, Scenario},
+    state::AppState,
+};
+
+/// Most characters Payroc accepts in `secureTokenId`.
+const SECURE_TOKEN_ID_MAX: usize = 200;
+const MEMBERS: [&str; 3] = ["processingTerminalId", "scenario", "secureTokenId"];
+
+/// A validated request body (all members optional).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SessionRequest {
+    pub processing_terminal_id: Option<String>,
+    pub scenario: Scenario,
+    pub secure_token_id: Option<String>,
+}
+
+/// The 201 body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionResponse<'a> {
+    session_token: &'a str,
+    expires_at: &'a str,
+    processing_terminal_id: &'a str,
+    scenario: Scenario,
+    lib_version: &'a str,
+    script_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script_integrity: Option<&'a str>,
+}
+
+#[tracing::instrument(name = "session.create", skip_all, fields(caller, idempotency_key, terminal, attempts))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let deadline = Instant::now() + state.deadline;
+    let caller = state.callers.authenticate(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let span = tracing::Span::current();
+    span.record("caller", tracing::field::debug(caller));
+    span.record("idempotency_key", tracing::field::display(&key));
+    let request = parse_body(&headers, body, state.body_limit)?;
+    let terminal = state.terminals.resolve(request.processing_terminal_id.as_deref())?;
+    span.record("terminal", terminal.id.as_str());
+    if request.secure_token_id.is_some() && caller == Caller::Anonymous {
+        return Err(ApiError::Forbidden(
+            "secureTokenId may only be sent by an authenticated internal caller.".into(),
+        ));
+    }
+    let mint = MintRequest {
+        url: &terminal.url,
+        body: CreateSession {
+            lib_version: &state.lib_version,
+            scenario: request.scenario,
+            secure_token_id: request.secure_token_id.as_deref(),
+        },
+        key: &key,
+        deadline,
+    };
+    let (session, attempts) = state.minter.mint(&mint).await?;
+    span.record("attempts", attempts);
+    tracing::info!(scenario = ?request.scenario, "session created");
+    let body = SessionResponse {
+        session_token: session.token.expose(),
+        expires_at: &session.expires_at_text,
+        processing_terminal_id: &session.processing_terminal_id,
+        scenario: request.scenario,
+        lib_version: &state.lib_version,
+        script_url: state.script_url.as_str(),
+        script_integrity: state.script_integrity.as_deref(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(body),
+    )
+        .into_response())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(IdempotencyKey::generate()),
+        Some(value) => IdempotencyKey::from_caller(value.as_bytes()).map_err(|e| ApiError::InvalidRequest {
+            detail: e.to_string(),
+            errors: vec![field_error("Idempotency-Key", e.to_string())],
+        }),
+    }
+}
+
+fn field_error(parameter: &str, detail: impl Into<String>) -> FieldError {
+    FieldError {
+        parameter: parameter.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Empty (or blank) body → defaults; otherwise JSON only, an object of known members.
+fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<SessionRequest, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+        _ => ApiError::InvalidRequest {
+            detail: "The request body could not be read.".into(),
+            errors: Vec::new(),
+        },
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(SessionRequest::default());
+    }
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let invalid = |detail: String, errors: Vec<FieldError>| ApiError::InvalidRequest { detail, errors };
+    let value: Value = serde_json::from_slice(&body).map_err(|e| invalid(format!("The body is not valid JSON: {e}."), Vec::new()))?;
+    let object = match value {
+        Value::Object(object) => object,
+        Value::Null => return Ok(SessionRequest::default()),
+        _ => return Err(invalid("The body must be a JSON object.".into(), Vec::new())),
+    };
+    validate_members(object).map_err(|errors| invalid("One or more members are invalid; see errors.".into(), errors))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        // The essence before any parameters (`; charset=utf-8`), in any case.
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn validate_members(mut object: Map<String, Value>) -> Result<SessionRequest, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = object
+        .keys()
+        .filter(|name| !MEMBERS.contains(&name.as_str()))
+        .map(|name| field_error(name, format!("unknown member; expected one of {}", MEMBERS.join(", "))))
+        .collect();
+    let mut text = |name: &str, object: &mut Map<String, Value>| match object.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            errors.push(field_error(name, "must be a string"));
+            None
+        }
+    };
+    let terminal = text("processingTerminalId", &mut object);
+    let scenario = text("scenario", &mut object);
+    let secure_token_id = text("secureTokenId", &mut object);
+    let scenario = match scenario.as_deref() {
+        None | Some("payment") => Scenario::Payment,
+        Some("tokenization") => Scenario::Tokenization,
+        Some(_) => {
+            errors.push(field_error("scenario", "must be \"payment\" or \"tokenization\""));
+            Scenario::Payment
+        }
+    };
+    if let Some(id) = &secure_token_id {
+        if !(1..=SECURE_TOKEN_ID_MAX).contains(&id.chars().count()) {
+            errors.push(field_error("secureTokenId", format!("must be 1 to {SECURE_TOKEN_ID_MAX} characters")));
+        }
+    }
+    if errors.is_empty() {
+        Ok(SessionRequest {
+            processing_terminal_id: terminal,
+            scenario,
+            secure_token_id,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn members(value: Value) -> Result<SessionRequest, Vec<FieldError>> {
+        let Value::Object(object) = value else { unreachable!() };
+        validate_members(object)
+    }
+
+    #[test]
+    fn empty_object_and_nulls_mean_defaults() {
+        assert_eq!(members(json!({})).unwrap(), SessionRequest::default());
+        assert_eq!(
+            members(json!({"processingTerminalId": null, "scenario": null, "secureTokenId": null})).unwrap(),
+            SessionRequest::default()
+        );
+    }
+
+    #[test]
+    fn unknown_members_are_named_in_errors() {
+        let errors = members(json!({"scenerio": "tokenization"})).unwrap_err();
+        assert_eq!(errors[0].parameter, "scenerio");
+    }
+
+    #[test]
+    fn scenario_and_secure_token_id_are_checked() {
+        assert_eq!(members(json!({"scenario": "refund"})).unwrap_err()[0].parameter, "scenario");
+        assert_eq!(members(json!({"secureTokenId": ""})).unwrap_err()[0].parameter, "secureTokenId");
+        assert!(members(json!({"secureTokenId": "x".repeat(201)})).is_err());
+        assert!(members(json!({"secureTokenId": "é".repeat(200)})).is_ok());
+        assert_eq!(members(json!({"processingTerminalId": 1234001})).unwrap_err()[0].parameter, "processingTerminalId");
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

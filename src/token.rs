@@ -1,0 +1,301 @@
+//! The Bearer token cache: "how to fetch" behind [`TokenSource`], "when to refresh" as the
+//! pure functions in [`policy`], and one background task that owns refreshing. Request
+//! handlers only read a `watch` channel; they never call identity themselves.
+
+pub mod policy;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+    time::{Instant, sleep_until, timeout_at},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::TokenSettings,
+    payroc::{AccessToken, BearerToken, PayrocClient, PayrocError},
+};
+
+/// Something that can fetch a fresh Bearer token (identity in production, a script in tests).
+pub trait TokenSource: Send + Sync + 'static {
+    fn fetch(&self) -> impl Future<Output = Result<AccessToken, PayrocError>> + Send;
+}
+
+impl TokenSource for PayrocClient {
+    fn fetch(&self) -> impl Future<Output = Result<AccessToken, PayrocError>> + Send {
+        self.authorize()
+    }
+}
+
+/// A token as handed to request handlers.
+#[derive(Debug)]
+pub struct HeldToken {
+    pub token: BearerToken,
+    /// Increases with every fetched token; `invalidate` matches on it.
+    pub generation: u64,
+    pub expires_at: Instant,
+    /// The token stops being handed out here, a safety margin before `expires_at`.
+    pub usable_until: Instant,
+}
+
+impl HeldToken {
+    fn usable(&self, now: Instant) -> bool {
+        now < self.usable_until
+    }
+}
+
+/// Why the last fetch failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Identity down, slow, or answering nonsense: retried with backoff.
+    Transient,
+    /// Identity refused the API key: retried slowly until the key changes.
+    KeyRejected,
+}
+
+/// The last failed fetch, cleared by the next success.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub retry_at: Instant,
+}
+
+/// What readers see.
+#[derive(Clone, Debug)]
+pub struct TokenState {
+    pub current: Option<Arc<HeldToken>>,
+    /// A first fetch, or a fetch after `invalidate`, is in flight: readers may wait for it.
+    pub waitable: bool,
+    pub last_failure: Option<Failure>,
+    /// A token has been obtained at least once (readiness).
+    pub ever_obtained: bool,
+}
+
+/// Why no token could be handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No usable token and no fetch worth waiting for; try again after `retry_after`.
+    #[error("no usable Bearer token")]
+    Unavailable {
+        retry_after: Duration,
+        key_rejected: bool,
+    },
+    /// The caller's deadline passed while a fetch was in flight.
+    #[error("deadline passed while waiting for a Bearer token")]
+    DeadlineExceeded,
+}
+
+/// Cheap, cloneable handle to the cache.
+#[derive(Clone, Debug)]
+pub struct TokenCache {
+    state: Arc<watch::Sender<TokenState>>,
+    wake: Arc<Notify>,
+}
+
+impl TokenCache {
+    /// Starts the refresh task; it fetches at once and runs until `shutdown` is cancelled.
+    pub fn spawn<S: TokenSource>(
+        source: S,
+        settings: TokenSettings,
+        shutdown: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
+        let (state, _) = watch::channel(TokenState {
+            current: None,
+            waitable: true,
+            last_failure: None,
+            ever_obtained: false,
+        });
+        let cache = Self {
+            state: Arc::new(state),
+            wake: Arc::new(Notify::new()),
+        };
+        let refresher = Refresher {
+            source,
+            settings,
+            cache: cache.clone(),
+            generation: 0,
+            failures: 0,
+        };
+        let task = tokio::spawn(refresher.run(shutdown));
+        (cache, task)
+    }
+
+    /// A usable token: at once if one is held, after the in-flight fetch if it is a first
+    /// fetch or a post-401 one (within `deadline`), otherwise an immediate error.
+    pub async fn get(&self, deadline: Instant) -> Result<Arc<HeldToken>, TokenError> {
+        let mut rx = self.state.subscribe();
+        loop {
+            {
+                let state = rx.borrow_and_update();
+                let now = Instant::now();
+                if let Some(token) = state.current.as_ref().filter(|t| t.usable(now)) {
+                    return Ok(Arc::clone(token));
+                }
+                if !state.waitable {
+                    return Err(unavailable(&state, now));
+                }
+            }
+            match timeout_at(deadline, rx.changed()).await {
+                Err(_) => return Err(TokenError::DeadlineExceeded),
+                Ok(Err(_)) => {
+                    return Err(TokenError::Unavailable {
+                        retry_after: Duration::from_secs(1),
+                        key_rejected: false,
+                    });
+                }
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+
+    /// Drops `token` if it is still the current one (Payroc answered 401 to it) and wakes the
+    /// refresher; callers then wait for the replacement through [`TokenCache::get`].
+    pub fn invalidate(&self, token: &HeldToken) {
+        let dropped = self.state.send_if_modified(|state| {
+            if state.current.as_ref().is_some_and(|t| t.generation == token.generation) {
+                state.current = None;
+                state.waitable = true;
+                true
+            } else {
+                false
+            }
+        });
+        if dropped {
+            tracing::warn!(generation = token.generation, "Bearer token rejected by the API; fetching a new one");
+            self.wake.notify_one();
+        }
+    }
+
+    /// A copy of the current state, for readiness and metrics.
+    pub fn snapshot(&self) -> TokenState {
+        self.state.borrow().clone()
+    }
+}
+
+fn unavailable(state: &TokenState, now: Instant) -> TokenError {
+    let (retry_after, key_rejected) = state.last_failure.as_ref().map_or(
+        (Duration::from_secs(1), false),
+        |f| (f.retry_at.saturating_duration_since(now), f.kind == FailureKind::KeyRejected),
+    );
+    TokenError::Unavailable {
+        retry_after: retry_after.max(Duration::from_secs(1)),
+        key_rejected,
+    }
+}
+
+/// The one task that talks to identity.
+struct Refresher<S> {
+    source: S,
+    settings: TokenSettings,
+    cache: TokenCache,
+    generation: u64,
+    /// Consecutive failures, for the backoff exponent.
+    failures: u32,
+}
+
+impl<S: TokenSource> Refresher<S> {
+    async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.source.fetch() => outcome,
+                () = shutdown.cancelled() => break,
+            };
+            let next = self.publish(outcome);
+            if !self.wait(next, &shutdown).await {
+                break;
+            }
+        }
+        tracing::debug!("token refresher stopped");
+    }
+
+    /// Publishes a fetch outcome and returns when to fetch next.
+    fn publish(&mut self, outcome: Result<AccessToken, PayrocError>) -> Instant {
+        let now = Instant::now();
+        match outcome {
+            Ok(access) => {
+                self.failures = 0;
+                self.generation += 1;
+                let plan = policy::plan(access.expires_in, self.settings.refresh_ratio, policy::sample());
+                tracing::info!(
+                    generation = self.generation,
+                    expires_in_secs = access.expires_in.as_secs(),
+                    next_refresh_secs = plan.refresh_after.as_secs(),
+                    "Bearer token refreshed"
+                );
+                let held = HeldToken {
+                    token: access.token,
+                    generation: self.generation,
+                    expires_at: now + access.expires_in,
+                    usable_until: now + plan.usable_for,
+                };
+                self.cache.state.send_modify(|state| {
+                    state.current = Some(Arc::new(held));
+                    state.waitable = false;
+                    state.last_failure = None;
+                    state.ever_obtained = true;
+                });
+                now + plan.refresh_after
+            }
+            Err(error) => {
+                self.failures = self.failures.saturating_add(1);
+                let kind = if error.is_key_rejection() {
+                    FailureKind::KeyRejected
+                } else {
+                    FailureKind::Transient
+                };
+                let delay = match kind {
+                    FailureKind::KeyRejected => {
+                        tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check BROKER__PAYROC__API_KEY(_FILE); retrying slowly");
+                        policy::jittered(self.settings.rejected_retry, policy::sample())
+                    }
+                    FailureKind::Transient => {
+                        tracing::warn!(%error, failures = self.failures, "Bearer token refresh failed; retrying with backoff");
+                        policy::backoff(
+                            self.failures,
+                            self.settings.backoff_base,
+                            self.settings.backoff_cap,
+                            policy::sample().abs(),
+                        )
+                    }
+                };
+                let delay = delay.max(error.retry_after().unwrap_or_default());
+                let retry_at = now + delay;
+                self.cache.state.send_modify(|state| {
+                    // Never throw away a token that can still be used.
+                    if !state.current.as_ref().is_some_and(|t| t.usable(now)) {
+                        state.current = None;
+                    }
+                    state.waitable = false;
+                    state.last_failure = Some(Failure {
+                        kind,
+                        message: error.to_string(),
+                        retry_at,
+                    });
+                });
+                retry_at
+            }
+        }
+    }
+
+    /// Sleeps until `next`, or until an invalidation leaves no token. False on shutdown.
+    async fn wait(&self, next: Instant, shutdown: &CancellationToken) -> bool {
+        loop {
+            tokio::select! {
+                () = sleep_until(next) => return true,
+                () = self.cache.wake.notified() => {
+                    // A stale wake-up (the token was replaced meanwhile) changes nothing.
+                    if self.cache.state.borrow().current.is_none() {
+                        return true;
+                    }
+                }
+                () = shutdown.cancelled() => return false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
