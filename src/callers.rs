@@ -33,7 +33,10 @@ impl std::fmt::Debug for CallerKeys {
 impl CallerKeys {
     pub fn new(keys: &[SecretString]) -> Self {
         Self {
-            digests: keys.iter().map(|k| Sha256::digest(k.expose_secret().as_bytes()).into()).collect(),
+            digests: keys
+                .iter()
+                .map(|k| Sha256::digest(k.expose_secret().as_bytes()).into())
+                .collect(),
         }
     }
 
@@ -56,7 +59,9 @@ impl CallerKeys {
         let matched = self
             .digests
             .iter()
-            .fold(subtle::Choice::from(0), |found, known| found | known.ct_eq(&digest));
+            .fold(subtle::Choice::from(0), |found, known| {
+                found | known.ct_eq(&digest)
+            });
         if bool::from(matched) {
             Ok(Caller::Internal)
         } else {
@@ -82,21 +87,50 @@ mod tests {
 
     #[test]
     fn no_header_is_anonymous() {
-        assert_eq!(keys().authenticate(&HeaderMap::new()).unwrap(), Caller::Anonymous);
+        assert_eq!(
+            keys().authenticate(&HeaderMap::new()).unwrap(),
+            Caller::Anonymous
+        );
     }
 
     #[test]
     fn configured_key_is_internal_in_any_scheme_case() {
-        assert_eq!(keys().authenticate(&with_auth("Bearer internal-key-0123456789")).unwrap(), Caller::Internal);
-        assert_eq!(keys().authenticate(&with_auth("bearer internal-key-0123456789")).unwrap(), Caller::Internal);
+        assert_eq!(
+            keys()
+                .authenticate(&with_auth("Bearer internal-key-0123456789"))
+                .unwrap(),
+            Caller::Internal
+        );
+        assert_eq!(
+            keys()
+                .authenticate(&with_auth("bearer internal-key-0123456789"))
+                .unwrap(),
+            Caller::Internal
+        );
     }
 
     #[test]
     fn wrong_or_malformed_keys_are_refused_not_downgraded() {
-        for bad in ["Bearer nope", "Basic aW50ZXJuYWw=", "Bearer", "Bearer ", "internal-key-0123456789"] {
-            assert!(matches!(keys().authenticate(&with_auth(bad)), Err(ApiError::Unauthenticated)), "{bad}");
+        for bad in [
+            "Bearer nope",
+            "Basic aW50ZXJuYWw=",
+            "Bearer",
+            "Bearer ",
+            "internal-key-0123456789",
+        ] {
+            assert!(
+                matches!(
+                    keys().authenticate(&with_auth(bad)),
+                    Err(ApiError::Unauthenticated)
+                ),
+                "{bad}"
+            );
         }
-        assert!(CallerKeys::default().authenticate(&with_auth("Bearer anything")).is_err());
+        assert!(
+            CallerKeys::default()
+                .authenticate(&with_auth("Bearer anything"))
+                .is_err()
+        );
     }
 
     #[test]

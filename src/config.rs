@@ -311,7 +311,9 @@ pub fn load(extra_file: Option<&std::path::Path>, demo: bool) -> Result<RawSetti
     if demo {
         builder = builder.set_default("server.listen", "127.0.0.1:8080")?;
     }
-    builder = builder.add_source(config::File::new("config/default.toml", config::FileFormat::Toml).required(false));
+    builder = builder.add_source(
+        config::File::new("config/default.toml", config::FileFormat::Toml).required(false),
+    );
     if let Some(path) = extra_file {
         builder = builder.add_source(config::File::from(path).required(true));
     }
@@ -380,7 +382,9 @@ impl RawPayroc {
         let defaults = self.environment.defaults();
         let api_key = resolve_api_key(self.api_key, self.api_key_file, require_api_key)?;
         let identity_url = payroc_url(
-            self.identity_url.as_deref().unwrap_or(defaults.identity_url),
+            self.identity_url
+                .as_deref()
+                .unwrap_or(defaults.identity_url),
             "payroc.identity_url",
             "BROKER__PAYROC__IDENTITY_URL",
         )?;
@@ -399,11 +403,15 @@ impl RawPayroc {
                 "must look like 1.7.0.261457 (Payroc's libVersion pattern)",
             ));
         }
-        let script_url = self.script_url.unwrap_or_else(|| {
-            format!("{}hosted-fields-{lib_version}.js", defaults.cdn)
-        });
+        let script_url = self
+            .script_url
+            .unwrap_or_else(|| format!("{}hosted-fields-{lib_version}.js", defaults.cdn));
         let script_url = Url::parse(&script_url).map_err(|e| {
-            invalid("payroc.script_url", "BROKER__PAYROC__SCRIPT_URL", e.to_string())
+            invalid(
+                "payroc.script_url",
+                "BROKER__PAYROC__SCRIPT_URL",
+                e.to_string(),
+            )
         })?;
         // Payroc's published hash is only right for the version it was published for.
         let script_integrity = self.script_integrity.or_else(|| {
@@ -546,7 +554,11 @@ fn resolve_terminals(terminals: Vec<String>) -> Result<Vec<String>, ConfigError>
     const KEY: &str = "payroc.terminals";
     const ENV: &str = "BROKER__PAYROC__TERMINALS";
     if terminals.is_empty() {
-        return Err(invalid(KEY, ENV, "is required: at least one processing terminal ID"));
+        return Err(invalid(
+            KEY,
+            ENV,
+            "is required: at least one processing terminal ID",
+        ));
     }
     if let Some(bad) = terminals.iter().find(|t| !is_terminal_id(t)) {
         return Err(invalid(
@@ -586,7 +598,10 @@ fn is_lib_version(version: &str) -> bool {
 fn resolve_callers(keys: Vec<String>) -> Result<Vec<SecretString>, ConfigError> {
     // A short key is guessable; internal callers should use a generated secret.
     const MIN_LEN: usize = 16;
-    if keys.iter().any(|k| k.len() < MIN_LEN || k.len() > MAX_API_KEY_LEN) {
+    if keys
+        .iter()
+        .any(|k| k.len() < MIN_LEN || k.len() > MAX_API_KEY_LEN)
+    {
         return Err(invalid(
             "callers.keys",
             "BROKER__CALLERS__KEYS",
@@ -620,8 +635,14 @@ impl Settings {
             "session_expiry_margin_ms": millis(p.session_expiry_margin),
             "max_idle_connections": p.max_idle_connections,
         });
-        payroc["script_integrity"] = p.script_integrity.clone().map_or(serde_json::Value::from("(none)"), Into::into);
-        payroc.as_object_mut().expect("object").extend(api_key.as_object().expect("object").clone());
+        payroc["script_integrity"] = p
+            .script_integrity
+            .clone()
+            .map_or(serde_json::Value::from("(none)"), Into::into);
+        payroc
+            .as_object_mut()
+            .expect("object")
+            .extend(api_key.as_object().expect("object").clone());
         let document = serde_json::json!({
             "server": {
                 "listen": self.server.listen.to_string(),
@@ -660,7 +681,10 @@ mod tests {
     fn test_environment_defaults_to_uat_urls_version_and_sri() {
         let settings = raw_with_terminals(&["1234001"]).resolve(true).unwrap();
         let p = settings.payroc;
-        assert_eq!(p.identity_url.as_str(), "https://identity.uat.payroc.com/authorize");
+        assert_eq!(
+            p.identity_url.as_str(),
+            "https://identity.uat.payroc.com/authorize"
+        );
         assert_eq!(p.api_url.as_str(), "https://api.uat.payroc.com/v1");
         assert_eq!(p.lib_version, "1.7.0.261457");
         assert_eq!(
@@ -675,11 +699,17 @@ mod tests {
         let mut raw = raw_with_terminals(&["1234001"]);
         raw.payroc.environment = PayrocEnvironment::Production;
         let p = raw.resolve(true).unwrap().payroc;
-        assert_eq!(p.identity_url.as_str(), "https://identity.payroc.com/authorize");
+        assert_eq!(
+            p.identity_url.as_str(),
+            "https://identity.payroc.com/authorize"
+        );
         assert_eq!(p.api_url.as_str(), "https://api.payroc.com/v1");
         assert_eq!(p.lib_version, "1.7.0.261471");
         assert!(p.script_url.as_str().starts_with("https://cdn.payroc.com/"));
-        assert_eq!(p.script_integrity.as_deref(), Some(PRODUCTION_DEFAULTS.integrity));
+        assert_eq!(
+            p.script_integrity.as_deref(),
+            Some(PRODUCTION_DEFAULTS.integrity)
+        );
     }
 
     #[test]
@@ -716,7 +746,12 @@ mod tests {
     fn missing_api_key_is_an_error_only_when_required() {
         let mut raw = raw_with_terminals(&["1234001"]);
         raw.payroc.api_key = None;
-        assert!(raw.resolve(true).unwrap_err().to_string().contains("BROKER__PAYROC__API_KEY"));
+        assert!(
+            raw.resolve(true)
+                .unwrap_err()
+                .to_string()
+                .contains("BROKER__PAYROC__API_KEY")
+        );
         let mut raw = raw_with_terminals(&["1234001"]);
         raw.payroc.api_key = None;
         assert!(raw.resolve(false).is_ok());
@@ -728,7 +763,11 @@ mod tests {
         raw.payroc.api_url = Some("http://api.example.com/v1".into());
         let err = raw.resolve(true).unwrap_err().to_string();
         assert!(err.contains("payroc.api_url"), "{err}");
-        for ok in ["http://127.0.0.1:9/v1", "http://[::1]:9/v1", "http://localhost:9/v1"] {
+        for ok in [
+            "http://127.0.0.1:9/v1",
+            "http://[::1]:9/v1",
+            "http://localhost:9/v1",
+        ] {
             let mut raw = raw_with_terminals(&["1234001"]);
             raw.payroc.api_url = Some(ok.into());
             assert!(raw.resolve(true).is_ok(), "{ok}");
@@ -738,10 +777,16 @@ mod tests {
     #[test]
     fn terminals_must_be_plain_ids() {
         for bad in ["12", "../1234001", "1234001/x", "a b c d"] {
-            let err = raw_with_terminals(&[bad]).resolve(true).unwrap_err().to_string();
+            let err = raw_with_terminals(&[bad])
+                .resolve(true)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("payroc.terminals"), "{bad}: {err}");
         }
-        let err = raw_with_terminals(&[]).resolve(true).unwrap_err().to_string();
+        let err = raw_with_terminals(&[])
+            .resolve(true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("BROKER__PAYROC__TERMINALS"), "{err}");
     }
 
@@ -761,8 +806,17 @@ mod tests {
         let shown = raw.resolve(true).unwrap().redacted();
         assert!(!shown.contains("sk_live_api_key_value"), "{shown}");
         assert!(!shown.contains("internal-caller-key-value"), "{shown}");
-        assert!(shown.contains("[redacted]") && shown.contains("1234001"), "{shown}");
-        assert!(!format!("{:?}", raw_with_terminals(&["1234001"]).resolve(true).unwrap()).contains("\"k\""));
+        assert!(
+            shown.contains("[redacted]") && shown.contains("1234001"),
+            "{shown}"
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                raw_with_terminals(&["1234001"]).resolve(true).unwrap()
+            )
+            .contains("\"k\"")
+        );
     }
 
     #[test]

@@ -72,7 +72,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(status: StatusCode, type_: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        type_: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             type_,
             title,
@@ -87,9 +92,13 @@ impl Problem {
         let title = status.canonical_reason().unwrap_or("Error");
         let detail = match status {
             StatusCode::NOT_FOUND => "No such resource.",
-            StatusCode::METHOD_NOT_ALLOWED => "This method is not allowed here; see the Allow header.",
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "This method is not allowed here; see the Allow header."
+            }
             StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
-            StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => "The request took too long.",
+            StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => {
+                "The request took too long."
+            }
             StatusCode::INTERNAL_SERVER_ERROR => "An unexpected error occurred.",
             _ => title,
         };
@@ -99,7 +108,8 @@ impl Problem {
     /// Renders the body with the problem content type and `Cache-Control: no-store`.
     pub fn into_response_with(self, mut response_parts: Response<()>) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        *response_parts.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *response_parts.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response_parts.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -126,7 +136,12 @@ impl ApiError {
         match self {
             Self::InvalidRequest { detail, errors } => Problem {
                 errors: errors.clone(),
-                ..Problem::new(S::BAD_REQUEST, "urn:hosted-fields-broker:invalid-request", "Invalid request", detail)
+                ..Problem::new(
+                    S::BAD_REQUEST,
+                    "urn:hosted-fields-broker:invalid-request",
+                    "Invalid request",
+                    detail,
+                )
             },
             Self::Unauthenticated => Problem::new(
                 S::UNAUTHORIZED,
@@ -134,7 +149,12 @@ impl ApiError {
                 "Caller not authenticated",
                 "The Authorization header must be `Bearer <caller key>` with a configured key; browsers send none.",
             ),
-            Self::Forbidden(detail) => Problem::new(S::FORBIDDEN, "urn:hosted-fields-broker:forbidden", "Forbidden", detail),
+            Self::Forbidden(detail) => Problem::new(
+                S::FORBIDDEN,
+                "urn:hosted-fields-broker:forbidden",
+                "Forbidden",
+                detail,
+            ),
             Self::PayloadTooLarge { limit } => Problem::new(
                 S::PAYLOAD_TOO_LARGE,
                 "about:blank",
@@ -153,13 +173,19 @@ impl ApiError {
                 "Idempotency-Key cannot be used",
                 detail,
             ),
-            Self::UpstreamRejected { status, detail, errors } => Problem {
+            Self::UpstreamRejected {
+                status,
+                detail,
+                errors,
+            } => Problem {
                 errors: errors.clone(),
                 ..Problem::new(
                     S::BAD_GATEWAY,
                     "urn:hosted-fields-broker:upstream-rejected",
                     "Payroc rejected the session request",
-                    detail.clone().unwrap_or_else(|| format!("Payroc answered {status}.")),
+                    detail
+                        .clone()
+                        .unwrap_or_else(|| format!("Payroc answered {status}.")),
                 )
             },
             Self::UpstreamFailed(_) => Problem::new(
@@ -194,10 +220,14 @@ impl IntoResponse for ApiError {
         }
         let mut parts = Response::new(());
         if let Self::TokenUnavailable { retry_after, .. } = &self {
-            parts.headers_mut().insert(header::RETRY_AFTER, retry_after_secs(*retry_after));
+            parts
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs(*retry_after));
         }
         if matches!(self, Self::Unauthenticated) {
-            parts.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            parts
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         problem.into_response_with(parts)
     }
@@ -262,7 +292,11 @@ mod tests {
 
     #[test]
     fn token_unavailable_is_503_with_retry_after() {
-        let response = ApiError::TokenUnavailable { retry_after: Duration::from_secs(4), key_rejected: true }.into_response();
+        let response = ApiError::TokenUnavailable {
+            retry_after: Duration::from_secs(4),
+            key_rejected: true,
+        }
+        .into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "4");
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
@@ -270,11 +304,24 @@ mod tests {
 
     #[test]
     fn timed_out_last_attempt_is_504_other_failures_502() {
-        let timed_out = MintError::Upstream(PayrocError::Transient { reason: "timed out".into(), timed_out: true, retry_after: None });
+        let timed_out = MintError::Upstream(PayrocError::Transient {
+            reason: "timed out".into(),
+            timed_out: true,
+            retry_after: None,
+        });
         assert_eq!(ApiError::from(timed_out).problem().status, 504);
-        let failed = MintError::Upstream(PayrocError::Transient { reason: "status 500".into(), timed_out: false, retry_after: None });
+        let failed = MintError::Upstream(PayrocError::Transient {
+            reason: "status 500".into(),
+            timed_out: false,
+            retry_after: None,
+        });
         assert_eq!(ApiError::from(failed).problem().status, 502);
-        assert_eq!(ApiError::from(MintError::StillUnauthorized).problem().status, 502);
+        assert_eq!(
+            ApiError::from(MintError::StillUnauthorized)
+                .problem()
+                .status,
+            502
+        );
     }
 
     #[test]
@@ -284,9 +331,15 @@ mod tests {
             errors: Some(serde_json::json!([{"parameter": "libVersion", "message": "bad"}])),
             ..Default::default()
         };
-        let api = ApiError::from(MintError::Upstream(PayrocError::Rejected { status: 400, problem }));
+        let api = ApiError::from(MintError::Upstream(PayrocError::Rejected {
+            status: 400,
+            problem: Box::new(problem),
+        }));
         let p = api.problem();
-        assert_eq!((p.status, p.detail.as_str()), (502, "libVersion is invalid"));
+        assert_eq!(
+            (p.status, p.detail.as_str()),
+            (502, "libVersion is invalid")
+        );
         assert_eq!(p.errors[0].parameter, "libVersion");
         let failed = ApiError::UpstreamFailed("connection to 10.0.0.1 refused".into()).problem();
         assert!(!failed.detail.contains("10.0.0.1"));

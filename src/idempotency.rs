@@ -62,8 +62,13 @@ impl IdempotencyKey {
 
 /// A short, non-reversible fingerprint of a secret for log correlation.
 pub fn short_hash(secret: &[u8]) -> String {
-    let digest = Sha256::digest(secret);
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    Sha256::digest(secret)[..6]
+        .iter()
+        .fold(String::with_capacity(12), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 impl fmt::Debug for IdempotencyKey {
@@ -101,7 +106,11 @@ mod tests {
             "not-a-uuid-at-all-not-a-uuid-at-all!",
             "",
         ] {
-            assert_eq!(IdempotencyKey::from_caller(bad.as_bytes()), Err(InvalidIdempotencyKey), "{bad}");
+            assert_eq!(
+                IdempotencyKey::from_caller(bad.as_bytes()),
+                Err(InvalidIdempotencyKey),
+                "{bad}"
+            );
         }
     }
 

@@ -52,13 +52,25 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     telemetry::init(settings.log_format);
-    let extra = if demo_mode { demo::routes() } else { Router::new() };
+    let extra = if demo_mode {
+        demo::routes()
+    } else {
+        Router::new()
+    };
     let app = match startup::Application::build(&settings, extra).await {
         Ok(app) => app,
-        Err(error) => return fail(&format!("cannot listen on {}: {error}", settings.server.listen)),
+        Err(error) => {
+            return fail(&format!(
+                "cannot listen on {}: {error}",
+                settings.server.listen
+            ));
+        }
     };
     if fake.is_some() {
-        println!("demo: open http://{}/ (fake Payroc, no credentials needed)", app.local_addr());
+        println!(
+            "demo: open http://{}/ (fake Payroc, no credentials needed)",
+            app.local_addr()
+        );
     }
     tracing::info!(listen = %app.local_addr(), environment = ?settings.payroc.environment, "hosted-fields-broker listening");
     match app.run_until_stopped(startup::shutdown_signal()).await {

@@ -81,10 +81,20 @@ impl Minter {
             attempts += 1;
             let outcome = self
                 .client
-                .create_session(request.url, &held.token, request.key, &request.body, self.request_timeout.min(remaining))
+                .create_session(
+                    request.url,
+                    &held.token,
+                    request.key,
+                    &request.body,
+                    self.request_timeout.min(remaining),
+                )
                 .await;
             let error = match outcome {
-                Ok(session) => return self.check_fresh(request.key, session).map(|s| (s, attempts)),
+                Ok(session) => {
+                    return self
+                        .check_fresh(request.key, session)
+                        .map(|s| (s, attempts));
+                }
                 Err(error) => error,
             };
             match error {
@@ -95,12 +105,22 @@ impl Minter {
                     self.tokens.invalidate(&held);
                 }
                 PayrocError::Unauthorized => return Err(MintError::StillUnauthorized),
-                PayrocError::Rejected { ref problem, .. } if problem.has_type(IDEMPOTENCY_KEY_IN_USE) && request.key.is_caller_supplied() => {
+                PayrocError::Rejected { ref problem, .. }
+                    if problem.has_type(IDEMPOTENCY_KEY_IN_USE)
+                        && request.key.is_caller_supplied() =>
+                {
                     return Err(MintError::KeyInUse);
                 }
-                PayrocError::Transient { .. } | PayrocError::InvalidResponse(_) if attempts < self.max_attempts => {
-                    let wait = policy::backoff(attempts, self.retry_base_delay, MAX_RETRY_WAIT, policy::sample().abs())
-                        .max(error.retry_after().unwrap_or_default());
+                PayrocError::Transient { .. } | PayrocError::InvalidResponse(_)
+                    if attempts < self.max_attempts =>
+                {
+                    let wait = policy::backoff(
+                        attempts,
+                        self.retry_base_delay,
+                        MAX_RETRY_WAIT,
+                        policy::sample().abs(),
+                    )
+                    .max(error.retry_after().unwrap_or_default());
                     if Instant::now() + wait >= request.deadline {
                         return Err(MintError::Upstream(error));
                     }
@@ -115,7 +135,9 @@ impl Minter {
     /// A caller-chosen key may replay a session saved days ago: refuse one that is dead or
     /// about to die. Keys the broker made are fresh by construction.
     fn check_fresh(&self, key: &IdempotencyKey, session: Session) -> Result<Session, MintError> {
-        if key.is_caller_supplied() && session.expires_at <= OffsetDateTime::now_utc() + self.expiry_margin {
+        if key.is_caller_supplied()
+            && session.expires_at <= OffsetDateTime::now_utc() + self.expiry_margin
+        {
             return Err(MintError::SessionExpired);
         }
         Ok(session)

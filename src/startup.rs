@@ -98,7 +98,8 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen).await?;
         let client = PayrocClient::new(&settings.payroc).map_err(std::io::Error::other)?;
         let stop_refresher = CancellationToken::new();
-        let (tokens, refresher) = TokenCache::spawn(client.clone(), settings.token, stop_refresher.clone());
+        let (tokens, refresher) =
+            TokenCache::spawn(client.clone(), settings.token, stop_refresher.clone());
         let minter = Minter::new(client, tokens.clone(), &settings.payroc);
         let state = AppState::new(settings, minter, tokens);
         Ok(Self {
@@ -113,24 +114,27 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
     }
 
-    /// The shared state (tests read the token cache through it).
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until `shutdown` resolves; then readiness turns 503 at once, the listener keeps
     /// accepting for the pre-drain delay, closes, and in-flight requests get the grace period.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let stop_accepting = CancellationToken::new();
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service)
+            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
         let result = tokio::select! {
             joined = &mut server => joined.map_err(std::io::Error::other).and_then(|r| r),
@@ -139,13 +143,12 @@ impl Application {
                 tracing::info!(pre_drain_ms = self.pre_drain_delay.as_millis(), grace_ms = self.shutdown_grace.as_millis(), "shutdown requested: unready, draining");
                 tokio::time::sleep(self.pre_drain_delay).await;
                 stop_accepting.cancel();
-                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
-                    Ok(joined) => joined.map_err(std::io::Error::other).and_then(|r| r),
-                    Err(_) => {
-                        tracing::warn!("grace period over; abandoning requests still in flight");
-                        server.abort();
-                        Ok(())
-                    }
+                if let Ok(joined) = tokio::time::timeout(self.shutdown_grace, &mut server).await {
+                    joined.map_err(std::io::Error::other).and_then(|r| r)
+                } else {
+                    tracing::warn!("grace period over; abandoning requests still in flight");
+                    server.abort();
+                    Ok(())
                 }
             }
         };

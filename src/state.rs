@@ -12,11 +12,7 @@ use std::{
 use url::Url;
 
 use crate::{
-    callers::CallerKeys,
-    config::Settings,
-    error::ApiError,
-    mint::Minter,
-    payroc::session_url,
+    callers::CallerKeys, config::Settings, error::ApiError, mint::Minter, payroc::session_url,
     token::TokenCache,
 };
 
@@ -48,7 +44,9 @@ impl Terminals {
         match requested {
             None => Ok(&self.0[0]),
             Some(id) => self.0.iter().find(|t| t.id == id).ok_or_else(|| {
-                ApiError::Forbidden("processingTerminalId is not a terminal this broker may use.".into())
+                ApiError::Forbidden(
+                    "processingTerminalId is not a terminal this broker may use.".into(),
+                )
             }),
         }
     }

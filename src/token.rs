@@ -155,7 +155,11 @@ impl TokenCache {
     /// refresher; callers then wait for the replacement through [`TokenCache::get`].
     pub fn invalidate(&self, token: &HeldToken) {
         let dropped = self.state.send_if_modified(|state| {
-            if state.current.as_ref().is_some_and(|t| t.generation == token.generation) {
+            if state
+                .current
+                .as_ref()
+                .is_some_and(|t| t.generation == token.generation)
+            {
                 state.current = None;
                 state.waitable = true;
                 true
@@ -164,7 +168,10 @@ impl TokenCache {
             }
         });
         if dropped {
-            tracing::warn!(generation = token.generation, "Bearer token rejected by the API; fetching a new one");
+            tracing::warn!(
+                generation = token.generation,
+                "Bearer token rejected by the API; fetching a new one"
+            );
             self.wake.notify_one();
         }
     }
@@ -176,10 +183,16 @@ impl TokenCache {
 }
 
 fn unavailable(state: &TokenState, now: Instant) -> TokenError {
-    let (retry_after, key_rejected) = state.last_failure.as_ref().map_or(
-        (Duration::from_secs(1), false),
-        |f| (f.retry_at.saturating_duration_since(now), f.kind == FailureKind::KeyRejected),
-    );
+    let (retry_after, key_rejected) =
+        state
+            .last_failure
+            .as_ref()
+            .map_or((Duration::from_secs(1), false), |f| {
+                (
+                    f.retry_at.saturating_duration_since(now),
+                    f.kind == FailureKind::KeyRejected,
+                )
+            });
     TokenError::Unavailable {
         retry_after: retry_after.max(Duration::from_secs(1)),
         key_rejected,
@@ -218,7 +231,11 @@ impl<S: TokenSource> Refresher<S> {
             Ok(access) => {
                 self.failures = 0;
                 self.generation += 1;
-                let plan = policy::plan(access.expires_in, self.settings.refresh_ratio, policy::sample());
+                let plan = policy::plan(
+                    access.expires_in,
+                    self.settings.refresh_ratio,
+                    policy::sample(),
+                );
                 tracing::info!(
                     generation = self.generation,
                     expires_in_secs = access.expires_in.as_secs(),

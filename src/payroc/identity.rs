@@ -72,12 +72,15 @@ impl PayrocClient {
 }
 
 fn parse_authorize(body: &[u8]) -> Result<AccessToken, PayrocError> {
-    let parsed: AuthorizeResponse = serde_json::from_slice(body)
-        .map_err(|_| PayrocError::InvalidResponse("identity answer is not the expected JSON".into()))?;
+    let parsed: AuthorizeResponse = serde_json::from_slice(body).map_err(|_| {
+        PayrocError::InvalidResponse("identity answer is not the expected JSON".into())
+    })?;
     let token = parsed
         .access_token
         .filter(|t| !t.expose_secret().is_empty())
-        .ok_or_else(|| PayrocError::InvalidResponse("identity answer has no access_token".into()))?;
+        .ok_or_else(|| {
+            PayrocError::InvalidResponse("identity answer has no access_token".into())
+        })?;
     let expires_in = parsed
         .expires_in
         .filter(|s| s.is_finite() && *s >= 1.0)
@@ -98,14 +101,18 @@ mod tests {
     fn bearer_token_debug_is_redacted() {
         let token = BearerToken::new("super-secret-bearer");
         assert!(!format!("{token:?}").contains("super-secret-bearer"));
-        let access = AccessToken { token, expires_in: Duration::from_secs(1) };
+        let access = AccessToken {
+            token,
+            expires_in: Duration::from_secs(1),
+        };
         assert!(!format!("{access:?}").contains("super-secret-bearer"));
     }
 
     #[test]
     fn identity_answer_needs_a_token_and_a_positive_lifetime() {
-        let ok = parse_authorize(br#"{"access_token":"t","expires_in":3600,"token_type":"Bearer"}"#)
-            .unwrap();
+        let ok =
+            parse_authorize(br#"{"access_token":"t","expires_in":3600,"token_type":"Bearer"}"#)
+                .unwrap();
         assert_eq!(ok.expires_in, Duration::from_secs(3600));
         for bad in [
             &br#"{"expires_in":3600}"#[..],
@@ -115,7 +122,10 @@ mod tests {
             br#"{"access_token":"t","expires_in":-5}"#,
             b"not json",
         ] {
-            assert!(matches!(parse_authorize(bad), Err(PayrocError::InvalidResponse(_))));
+            assert!(matches!(
+                parse_authorize(bad),
+                Err(PayrocError::InvalidResponse(_))
+            ));
         }
     }
 }

@@ -45,7 +45,10 @@ impl ApiKeySource {
         }
         .and_then(|key: SecretString| {
             if key.expose_secret().is_empty() {
-                Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "API key is empty"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "API key is empty",
+                ))
             } else {
                 Ok(key)
             }
@@ -69,7 +72,7 @@ pub enum PayrocError {
     Unauthorized,
     /// Any other 4xx: Payroc refused the request as it stands.
     #[error("upstream rejected the request with {status}")]
-    Rejected { status: u16, problem: Problem },
+    Rejected { status: u16, problem: Box<Problem> },
     /// A success status with a body that does not make sense, or an unexpected status.
     #[error("invalid upstream response: {0}")]
     InvalidResponse(String),
@@ -126,7 +129,7 @@ impl PayrocError {
             },
             400..=499 => Self::Rejected {
                 status: code,
-                problem: Problem::parse(body).unwrap_or_default(),
+                problem: Box::new(Problem::parse(body).unwrap_or_default()),
             },
             _ => Self::InvalidResponse(format!("unexpected status {code}")),
         }
@@ -137,12 +140,17 @@ impl PayrocError {
 /// value cannot park the broker for hours.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     const CAP: Duration = Duration::from_secs(300);
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
         let when = httpdate::parse_http_date(value).ok()?;
-        when.duration_since(std::time::SystemTime::now()).unwrap_or_default()
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
     };
     Some(wait.min(CAP))
 }
@@ -177,7 +185,10 @@ impl PayrocClient {
 
 /// Reads a whole response body, mapping a connection dropped mid-body to a transient error.
 async fn read_body(response: reqwest::Response) -> Result<bytes::Bytes, PayrocError> {
-    response.bytes().await.map_err(|e| PayrocError::from_reqwest(&e))
+    response
+        .bytes()
+        .await
+        .map_err(|e| PayrocError::from_reqwest(&e))
 }
 
 #[cfg(test)]
@@ -188,7 +199,9 @@ mod tests {
     #[test]
     fn statuses_are_classified_for_callers() {
         let headers = HeaderMap::new();
-        let of = |code: u16| PayrocError::from_status(StatusCode::from_u16(code).unwrap(), &headers, b"");
+        let of = |code: u16| {
+            PayrocError::from_status(StatusCode::from_u16(code).unwrap(), &headers, b"")
+        };
         assert!(matches!(of(401), PayrocError::Unauthorized));
         for code in [408, 429, 500, 502, 503, 504] {
             assert!(matches!(of(code), PayrocError::Transient { .. }), "{code}");
@@ -208,7 +221,10 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("999999"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(300)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
@@ -216,10 +232,10 @@ mod tests {
 
     #[test]
     fn api_key_file_is_trimmed_and_reread() {
+        use secrecy::ExposeSecret;
         let path = std::env::temp_dir().join(format!("hfb-key-{}", uuid::Uuid::new_v4()));
         std::fs::write(&path, "first-key\n").unwrap();
         let source = ApiKeySource::File(path.clone());
-        use secrecy::ExposeSecret;
         assert_eq!(source.read().unwrap().expose_secret(), "first-key");
         std::fs::write(&path, "  rotated-key \n").unwrap();
         assert_eq!(source.read().unwrap().expose_secret(), "rotated-key");

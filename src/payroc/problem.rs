@@ -56,7 +56,9 @@ impl Problem {
                 let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
                 FieldError {
                     parameter: text("parameter").unwrap_or_default(),
-                    detail: text("detail").or_else(|| text("message")).unwrap_or_default(),
+                    detail: text("detail")
+                        .or_else(|| text("message"))
+                        .unwrap_or_default(),
                 }
             })
             .collect()
@@ -69,7 +71,8 @@ mod tests {
 
     #[test]
     fn parses_payroc_validation_problem_with_partial_errors() {
-        let body = br#"{"type":"https://docs.payroc.com/api/errors#bad-request","title":"Bad request",
+        let body =
+            br#"{"type":"https://docs.payroc.com/api/errors#bad-request","title":"Bad request",
             "status":400,"detail":"One or more validation errors occurred",
             "errors":[{"parameter":"libVersion","message":"bad"},{"detail":"only detail"}],
             "instance":"x"}"#;
@@ -79,8 +82,14 @@ mod tests {
         assert_eq!(
             problem.field_errors(),
             [
-                FieldError { parameter: "libVersion".into(), detail: "bad".into() },
-                FieldError { parameter: String::new(), detail: "only detail".into() },
+                FieldError {
+                    parameter: "libVersion".into(),
+                    detail: "bad".into()
+                },
+                FieldError {
+                    parameter: String::new(),
+                    detail: "only detail".into()
+                },
             ]
         );
     }

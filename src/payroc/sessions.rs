@@ -19,7 +19,7 @@ pub enum Scenario {
     Tokenization,
 }
 
-/// The request body, exactly as the OpenAPI slice describes it.
+/// The request body, exactly as the `OpenAPI` slice describes it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSession<'a> {
@@ -86,7 +86,9 @@ impl PayrocClient {
         timeout: Duration,
     ) -> Result<Session, PayrocError> {
         let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
-            .map_err(|_| PayrocError::InvalidResponse("identity issued an unusable token".into()))?;
+            .map_err(|_| {
+                PayrocError::InvalidResponse("identity issued an unusable token".into())
+            })?;
         authorization.set_sensitive(true);
         let response = self
             .http
@@ -110,14 +112,19 @@ impl PayrocClient {
 }
 
 fn parse_session(body: &[u8]) -> Result<Session, PayrocError> {
-    let parsed: SessionResponse = serde_json::from_slice(body)
-        .map_err(|_| PayrocError::InvalidResponse("session answer is not the expected JSON".into()))?;
+    let parsed: SessionResponse = serde_json::from_slice(body).map_err(|_| {
+        PayrocError::InvalidResponse("session answer is not the expected JSON".into())
+    })?;
     if parsed.token.expose().is_empty() {
-        return Err(PayrocError::InvalidResponse("session answer has an empty token".into()));
+        return Err(PayrocError::InvalidResponse(
+            "session answer has an empty token".into(),
+        ));
     }
-    let expires_at =
-        OffsetDateTime::parse(&parsed.expires_at, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| PayrocError::InvalidResponse("session expiresAt is not a date-time".into()))?;
+    let expires_at = OffsetDateTime::parse(
+        &parsed.expires_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|_| PayrocError::InvalidResponse("session expiresAt is not a date-time".into()))?;
     Ok(Session {
         processing_terminal_id: parsed.processing_terminal_id,
         token: parsed.token,
@@ -138,18 +145,32 @@ mod tests {
             "https://api.uat.payroc.com/v1/processing-terminals/1234001/hosted-fields-sessions"
         );
         let trailing = Url::parse("https://api.uat.payroc.com/v1/").unwrap();
-        assert_eq!(session_url(&trailing, "1234001"), session_url(&api, "1234001"));
-        assert!(session_url(&api, "../x").path().contains("..%2Fx") || session_url(&api, "../x").path().contains("%2E%2E%2Fx"));
+        assert_eq!(
+            session_url(&trailing, "1234001"),
+            session_url(&api, "1234001")
+        );
+        assert!(
+            session_url(&api, "../x").path().contains("..%2Fx")
+                || session_url(&api, "../x").path().contains("%2E%2E%2Fx")
+        );
     }
 
     #[test]
     fn body_matches_the_openapi_slice() {
-        let body = CreateSession { lib_version: "1.7.0.261457", scenario: Scenario::Payment, secure_token_id: None };
+        let body = CreateSession {
+            lib_version: "1.7.0.261457",
+            scenario: Scenario::Payment,
+            secure_token_id: None,
+        };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             serde_json::json!({"libVersion": "1.7.0.261457", "scenario": "payment"})
         );
-        let body = CreateSession { secure_token_id: Some("MREF_1"), scenario: Scenario::Tokenization, ..body };
+        let body = CreateSession {
+            secure_token_id: Some("MREF_1"),
+            scenario: Scenario::Tokenization,
+            ..body
+        };
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             serde_json::json!({"libVersion": "1.7.0.261457", "scenario": "tokenization", "secureTokenId": "MREF_1"})
@@ -175,7 +196,10 @@ mod tests {
             br#"{"processingTerminalId":"1","token":"t","expiresAt":"tomorrow"}"#,
             b"",
         ] {
-            assert!(matches!(parse_session(bad), Err(PayrocError::InvalidResponse(_))));
+            assert!(matches!(
+                parse_session(bad),
+                Err(PayrocError::InvalidResponse(_))
+            ));
         }
     }
 }

@@ -58,5 +58,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if !snapshot.ever_obtained {
         return unready("no Payroc Bearer token obtained yet");
     }
-    (StatusCode::OK, Json(json!({"status": "ready", "token": report}))).into_response()
+    (
+        StatusCode::OK,
+        Json(json!({"status": "ready", "token": report})),
+    )
+        .into_response()
 }

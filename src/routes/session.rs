@@ -46,7 +46,11 @@ struct SessionResponse<'a> {
     script_integrity: Option<&'a str>,
 }
 
-#[tracing::instrument(name = "session.create", skip_all, fields(caller, idempotency_key, terminal, attempts))]
+#[tracing::instrument(
+    name = "session.create",
+    skip_all,
+    fields(caller, idempotency_key, terminal, attempts)
+)]
 pub async fn create_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -59,7 +63,9 @@ pub async fn create_session(
     span.record("caller", tracing::field::debug(caller));
     span.record("idempotency_key", tracing::field::display(&key));
     let request = parse_body(&headers, body, state.body_limit)?;
-    let terminal = state.terminals.resolve(request.processing_terminal_id.as_deref())?;
+    let terminal = state
+        .terminals
+        .resolve(request.processing_terminal_id.as_deref())?;
     span.record("terminal", terminal.id.as_str());
     if request.secure_token_id.is_some() && caller == Caller::Anonymous {
         return Err(ApiError::Forbidden(
@@ -99,10 +105,12 @@ pub async fn create_session(
 fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(IdempotencyKey::generate()),
-        Some(value) => IdempotencyKey::from_caller(value.as_bytes()).map_err(|e| ApiError::InvalidRequest {
-            detail: e.to_string(),
-            errors: vec![field_error("Idempotency-Key", e.to_string())],
-        }),
+        Some(value) => {
+            IdempotencyKey::from_caller(value.as_bytes()).map_err(|e| ApiError::InvalidRequest {
+                detail: e.to_string(),
+                errors: vec![field_error("Idempotency-Key", e.to_string())],
+            })
+        }
     }
 }
 
@@ -114,7 +122,11 @@ fn field_error(parameter: &str, detail: impl Into<String>) -> FieldError {
 }
 
 /// Empty (or blank) body → defaults; otherwise JSON only, an object of known members.
-fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<SessionRequest, ApiError> {
+fn parse_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<SessionRequest, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
         _ => ApiError::InvalidRequest {
@@ -128,14 +140,26 @@ fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>, limit: u
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let invalid = |detail: String, errors: Vec<FieldError>| ApiError::InvalidRequest { detail, errors };
-    let value: Value = serde_json::from_slice(&body).map_err(|e| invalid(format!("The body is not valid JSON: {e}."), Vec::new()))?;
+    let invalid =
+        |detail: String, errors: Vec<FieldError>| ApiError::InvalidRequest { detail, errors };
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("The body is not valid JSON: {e}."), Vec::new()))?;
     let object = match value {
         Value::Object(object) => object,
         Value::Null => return Ok(SessionRequest::default()),
-        _ => return Err(invalid("The body must be a JSON object.".into(), Vec::new())),
+        _ => {
+            return Err(invalid(
+                "The body must be a JSON object.".into(),
+                Vec::new(),
+            ));
+        }
     };
-    validate_members(object).map_err(|errors| invalid("One or more members are invalid; see errors.".into(), errors))
+    validate_members(object).map_err(|errors| {
+        invalid(
+            "One or more members are invalid; see errors.".into(),
+            errors,
+        )
+    })
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -151,7 +175,12 @@ fn validate_members(mut object: Map<String, Value>) -> Result<SessionRequest, Ve
     let mut errors: Vec<FieldError> = object
         .keys()
         .filter(|name| !MEMBERS.contains(&name.as_str()))
-        .map(|name| field_error(name, format!("unknown member; expected one of {}", MEMBERS.join(", "))))
+        .map(|name| {
+            field_error(
+                name,
+                format!("unknown member; expected one of {}", MEMBERS.join(", ")),
+            )
+        })
         .collect();
     let mut text = |name: &str, object: &mut Map<String, Value>| match object.remove(name) {
         None | Some(Value::Null) => None,
@@ -168,13 +197,19 @@ fn validate_members(mut object: Map<String, Value>) -> Result<SessionRequest, Ve
         None | Some("payment") => Scenario::Payment,
         Some("tokenization") => Scenario::Tokenization,
         Some(_) => {
-            errors.push(field_error("scenario", "must be \"payment\" or \"tokenization\""));
+            errors.push(field_error(
+                "scenario",
+                "must be \"payment\" or \"tokenization\"",
+            ));
             Scenario::Payment
         }
     };
     if let Some(id) = &secure_token_id {
         if !(1..=SECURE_TOKEN_ID_MAX).contains(&id.chars().count()) {
-            errors.push(field_error("secureTokenId", format!("must be 1 to {SECURE_TOKEN_ID_MAX} characters")));
+            errors.push(field_error(
+                "secureTokenId",
+                format!("must be 1 to {SECURE_TOKEN_ID_MAX} characters"),
+            ));
         }
     }
     if errors.is_empty() {
@@ -194,7 +229,9 @@ mod tests {
     use serde_json::json;
 
     fn members(value: Value) -> Result<SessionRequest, Vec<FieldError>> {
-        let Value::Object(object) = value else { unreachable!() };
+        let Value::Object(object) = value else {
+            unreachable!()
+        };
         validate_members(object)
     }
 
@@ -202,7 +239,8 @@ mod tests {
     fn empty_object_and_nulls_mean_defaults() {
         assert_eq!(members(json!({})).unwrap(), SessionRequest::default());
         assert_eq!(
-            members(json!({"processingTerminalId": null, "scenario": null, "secureTokenId": null})).unwrap(),
+            members(json!({"processingTerminalId": null, "scenario": null, "secureTokenId": null}))
+                .unwrap(),
             SessionRequest::default()
         );
     }
@@ -215,11 +253,20 @@ mod tests {
 
     #[test]
     fn scenario_and_secure_token_id_are_checked() {
-        assert_eq!(members(json!({"scenario": "refund"})).unwrap_err()[0].parameter, "scenario");
-        assert_eq!(members(json!({"secureTokenId": ""})).unwrap_err()[0].parameter, "secureTokenId");
+        assert_eq!(
+            members(json!({"scenario": "refund"})).unwrap_err()[0].parameter,
+            "scenario"
+        );
+        assert_eq!(
+            members(json!({"secureTokenId": ""})).unwrap_err()[0].parameter,
+            "secureTokenId"
+        );
         assert!(members(json!({"secureTokenId": "x".repeat(201)})).is_err());
         assert!(members(json!({"secureTokenId": "é".repeat(200)})).is_ok());
-        assert_eq!(members(json!({"processingTerminalId": 1234001})).unwrap_err()[0].parameter, "processingTerminalId");
+        assert_eq!(
+            members(json!({"processingTerminalId": 1_234_001})).unwrap_err()[0].parameter,
+            "processingTerminalId"
+        );
     }
 
     #[test]

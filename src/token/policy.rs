@@ -43,7 +43,9 @@ pub fn backoff(failures: u32, base: Duration, cap: Duration, sample: f64) -> Dur
     let exponent = failures.saturating_sub(1).min(30);
     let ceiling = base.saturating_mul(1 << exponent).min(cap);
     // A floor keeps a burst of failures from spinning on a zero sleep.
-    ceiling.mul_f64(sample.clamp(0.0, 1.0)).max(Duration::from_millis(10))
+    ceiling
+        .mul_f64(sample.clamp(0.0, 1.0))
+        .max(Duration::from_millis(10))
 }
 
 /// `delay` moved by up to ±20 % (for slow, fixed-interval retries).
@@ -71,9 +73,18 @@ mod tests {
 
     #[test]
     fn jitter_moves_refresh_by_at_most_five_percent_of_lifetime() {
-        assert_eq!(plan(HOUR, 0.75, 1.0).refresh_after, Duration::from_secs(2880));
-        assert_eq!(plan(HOUR, 0.75, -1.0).refresh_after, Duration::from_secs(2520));
-        assert_eq!(plan(HOUR, 0.75, 7.0).refresh_after, Duration::from_secs(2880));
+        assert_eq!(
+            plan(HOUR, 0.75, 1.0).refresh_after,
+            Duration::from_secs(2880)
+        );
+        assert_eq!(
+            plan(HOUR, 0.75, -1.0).refresh_after,
+            Duration::from_secs(2520)
+        );
+        assert_eq!(
+            plan(HOUR, 0.75, 7.0).refresh_after,
+            Duration::from_secs(2880)
+        );
     }
 
     #[test]

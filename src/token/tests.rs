@@ -15,16 +15,18 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 
 type Outcome = Result<AccessToken, PayrocError>;
+type Fallback = fn(u32) -> Outcome;
 
 /// A token source that answers from a script (then repeats its fallback), after a delay.
 #[derive(Clone)]
 struct ScriptedSource {
     script: Arc<Mutex<VecDeque<Outcome>>>,
-    fallback: Arc<Mutex<fn(u32) -> Outcome>>,
+    fallback: Arc<Mutex<Fallback>>,
     calls: Arc<AtomicU32>,
     delay: Duration,
 }
 
+#[allow(clippy::unnecessary_wraps)] // used as a `Fallback`
 fn token(secs: u64, n: u32) -> Outcome {
     Ok(AccessToken {
         token: BearerToken::new(format!("token-{n}")),
@@ -32,6 +34,7 @@ fn token(secs: u64, n: u32) -> Outcome {
     })
 }
 
+#[allow(clippy::unnecessary_wraps)]
 fn transient() -> Outcome {
     Err(PayrocError::Transient {
         reason: "status 503".into(),
@@ -145,7 +148,10 @@ async fn valid_token_survives_failed_refresh() {
     cache.get(in_secs(1)).await.unwrap();
     sleep(Duration::from_secs(85)).await; // refresh due; it fails and keeps failing
     assert!(source.calls() >= 2);
-    let held = cache.get(in_secs(1)).await.expect("still-valid token must be served");
+    let held = cache
+        .get(in_secs(1))
+        .await
+        .expect("still-valid token must be served");
     assert_eq!(held.generation, 1);
     assert!(cache.snapshot().last_failure.is_some());
 }
@@ -159,7 +165,9 @@ async fn requests_fail_fast_once_refresh_failed_and_no_usable_token_is_held() {
     let asked = Instant::now();
     let err = cache.get(in_secs(9)).await.unwrap_err();
     assert_eq!(asked, Instant::now(), "must not wait for the deadline");
-    assert!(matches!(err, TokenError::Unavailable { key_rejected: false, retry_after } if retry_after >= Duration::from_secs(1)));
+    assert!(
+        matches!(err, TokenError::Unavailable { key_rejected: false, retry_after } if retry_after >= Duration::from_secs(1))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -168,7 +176,10 @@ async fn token_is_not_handed_out_inside_its_safety_margin() {
     let (cache, _task, _stop) = start(&source);
     let held = cache.get(in_secs(1)).await.unwrap();
     let usable = held.usable_until - Instant::now();
-    assert!(usable > Duration::from_millis(3400) && usable <= Duration::from_millis(3600), "{usable:?}");
+    assert!(
+        usable > Duration::from_millis(3400) && usable <= Duration::from_millis(3600),
+        "{usable:?}"
+    );
     sleep(usable + Duration::from_millis(1)).await;
     assert!(Instant::now() < held.expires_at, "still inside the margin");
     assert!(cache.get(in_secs(1)).await.is_err());
@@ -198,7 +209,12 @@ async fn refresher_never_gives_up() {
     assert!(source.calls() >= 100, "{}", source.calls());
     assert!(!task.is_finished());
     source.set_fallback(|n| token(3600, n));
-    assert!(cache_get_eventually(&cache, Duration::from_secs(31)).await.generation >= 1);
+    assert!(
+        cache_get_eventually(&cache, Duration::from_secs(31))
+            .await
+            .generation
+            >= 1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,7 +237,9 @@ async fn rejected_api_key_is_retried_slowly_and_reported() {
     let (cache, task, _stop) = start(&source);
     sleep(Duration::from_secs(1)).await;
     let err = cache.get(in_secs(9)).await.unwrap_err();
-    assert!(matches!(err, TokenError::Unavailable { key_rejected: true, retry_after } if retry_after >= Duration::from_secs(40)));
+    assert!(
+        matches!(err, TokenError::Unavailable { key_rejected: true, retry_after } if retry_after >= Duration::from_secs(40))
+    );
     assert!(!cache.snapshot().ever_obtained);
     // 60 s ± 20 %: no second attempt before 48 s, one by 73 s.
     sleep(Duration::from_secs(46)).await;
@@ -238,7 +256,10 @@ async fn identity_answers_without_a_usable_token_are_never_cached() {
     let (cache, _task, _stop) = start(&source);
     sleep(Duration::from_millis(60)).await;
     assert!(cache.snapshot().current.is_none());
-    assert!(cache.get(in_secs(9)).await.is_err(), "fails fast after the failed first fetch");
+    assert!(
+        cache.get(in_secs(9)).await.is_err(),
+        "fails fast after the failed first fetch"
+    );
     let held = cache_get_eventually(&cache, Duration::from_secs(2)).await;
     assert_eq!(held.generation, 1);
 }
@@ -249,7 +270,10 @@ async fn invalidate_drops_exactly_the_current_token_and_callers_wait_for_the_nex
     let (cache, _task, _stop) = start(&source);
     let first = cache.get(in_secs(1)).await.unwrap();
     cache.invalidate(&first);
-    let second = cache.get(in_secs(1)).await.expect("waits for the post-401 fetch");
+    let second = cache
+        .get(in_secs(1))
+        .await
+        .expect("waits for the post-401 fetch");
     assert_eq!(second.generation, 2);
     assert_eq!(source.calls(), 2);
     // A late 401 for the old token must not throw away the new one.
@@ -266,7 +290,10 @@ async fn waiting_for_a_slow_first_fetch_respects_the_deadline() {
     source.delay = Duration::from_secs(20);
     let (cache, _task, _stop) = start(&source);
     let asked = Instant::now();
-    assert_eq!(cache.get(in_secs(9)).await.unwrap_err(), TokenError::DeadlineExceeded);
+    assert_eq!(
+        cache.get(in_secs(9)).await.unwrap_err(),
+        TokenError::DeadlineExceeded
+    );
     assert_eq!(Instant::now() - asked, Duration::from_secs(9));
 }
 

@@ -1,0 +1,187 @@
+//! The real binary: configuration errors, `check-config`, and SIGTERM on a running `demo`.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hosted-fields-broker");
+
+/// The binary with a clean environment (no stray `BROKER__*`), run from an empty directory.
+fn broker(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir());
+    command
+}
+
+#[test]
+fn bad_configuration_prints_one_line_naming_the_key_and_exits_non_zero() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("BROKER__PAYROC__TERMINALS", "1234001")],
+            "BROKER__PAYROC__API_KEY",
+        ),
+        (
+            &[("BROKER__PAYROC__API_KEY", "k")],
+            "BROKER__PAYROC__TERMINALS",
+        ),
+        (
+            &[
+                ("BROKER__PAYROC__API_KEY", "k"),
+                ("BROKER__PAYROC__API_KEY_FILE", "/etc/hostname"),
+                ("BROKER__PAYROC__TERMINALS", "1234001"),
+            ],
+            "payroc.api_key",
+        ),
+        (
+            &[
+                ("BROKER__PAYROC__API_KEY", "k"),
+                ("BROKER__PAYROC__TERMINALS", "1234001"),
+                ("BROKER__PAYROC__API_URL", "http://api.example.com/v1"),
+            ],
+            "BROKER__PAYROC__API_URL",
+        ),
+        (
+            &[
+                ("BROKER__PAYROC__API_KEY", "k"),
+                ("BROKER__PAYROC__TERMINALS", "1234001"),
+                ("BROKER__SERVER__LISTEN", "nope"),
+            ],
+            "listen",
+        ),
+    ];
+    for (env, key) in cases {
+        for command in [&["serve"][..], &["check-config"]] {
+            let output = broker(command, env).output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{env:?}");
+            assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+            assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn check_config_prints_effective_config_with_secrets_redacted() {
+    let output = broker(
+        &["check-config"],
+        &[
+            ("BROKER__PAYROC__API_KEY", "sk_very_secret_key"),
+            ("BROKER__PAYROC__TERMINALS", "1234001"),
+            ("BROKER__PAYROC__ENVIRONMENT", "production"),
+            (
+                "BROKER__CALLERS__KEYS",
+                "caller-secret-0123456789,caller-secret-abcdefghij",
+            ),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("https://api.payroc.com/v1") && stdout.contains("1.7.0.261471"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("terminals = [\"1234001\"]"),
+        "a single numeric terminal is a list: {stdout}"
+    );
+    for secret in ["sk_very_secret_key", "caller-secret"] {
+        assert!(!stdout.contains(secret), "{stdout}");
+    }
+}
+
+#[test]
+fn config_file_is_layered_under_the_environment() {
+    let file = std::env::temp_dir().join(format!("hfb-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &file,
+        "[payroc]\nterminals = [\"5550001\"]\napi_key = \"from-file\"\nlib_version = \"1.8.0.1\"\n",
+    )
+    .unwrap();
+    let output = broker(
+        &["--config", file.to_str().unwrap(), "check-config"],
+        &[("BROKER__PAYROC__LIB_VERSION", "1.9.0.2")],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        stdout.contains("5550001") && stdout.contains("1.9.0.2"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("script_integrity = \"(none)\""),
+        "no SRI for an unknown version: {stdout}"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn demo_serves_sessions_and_exits_zero_on_sigterm() {
+    let mut child = broker(&["demo"], &[("BROKER__SERVER__LISTEN", "127.0.0.1:0")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("demo prints its URL")
+        .to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        assert!(
+            client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("hosted-fields-broker demo")
+        );
+        let created = client
+            .post(format!("{url}hosted-fields/session"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    });
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit code {status:?}");
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the broker on a real socket against the fake Payroc (and wiremock where
+//! exact request matching is clearer). One binary, a file per feature.
+
+mod binary;
+mod helpers;
+mod idempotency;
+mod redirects;
+mod resilience;
+mod session;
+mod shutdown;
+mod token;
+mod validation;

@@ -1,0 +1,101 @@
+//! No secret in any log line, at any level: a full request cycle under a TRACE subscriber.
+//! Its own test binary, because it installs the global subscriber (a thread-local one misses
+//! events whose callsite interest other tests' threads cached first).
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use serde_json::Value;
+use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+
+use helpers::{CALLER_KEY, spawn_app};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_logs_even_at_trace() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("trace"))
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("first and only subscriber");
+    let app = spawn_app().await;
+    let key = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+
+    let response = app
+        .session_request(serde_json::json!({"scenario": "tokenization", "secureTokenId": "MREF_1"}))
+        .bearer_auth(CALLER_KEY)
+        .header("idempotency-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let session_token = response.json::<Value>().await.unwrap()["sessionToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.fake.revoke_all_tokens(); // a 401 and a refresh are logged too
+    assert_eq!(app.post_session(Value::Null).await.status(), 201);
+    let bad = app
+        .session_request(Value::Null)
+        .bearer_auth("wrong-caller-key-123456")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let bearers: Vec<String> = app
+        .fake
+        .session_requests()
+        .iter()
+        .filter_map(|r| r.authorization.clone())
+        .map(|a| a.trim_start_matches("Bearer ").to_owned())
+        .collect();
+    assert!(
+        logs.contains("session created") && logs.contains("Bearer token refreshed"),
+        "the capture works: {}",
+        &logs[..logs.len().min(3000)]
+    );
+    assert!(logs.lines().count() > 50, "TRACE really is on");
+    let mut secrets = vec![
+        app.fake.api_key(),
+        session_token,
+        CALLER_KEY.to_owned(),
+        "wrong-caller-key-123456".into(),
+        key.to_owned(),
+    ];
+    secrets.extend(bearers);
+    for secret in secrets {
+        assert!(
+            !logs.contains(&secret),
+            "a secret leaked into the logs: {secret:.6}…"
+        );
+    }
+}
