@@ -5,6 +5,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use axum::http::HeaderValue;
+use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
@@ -74,6 +76,8 @@ pub struct RawServer {
     pub body_limit_bytes: usize,
     pub shutdown_grace_ms: u64,
     pub pre_drain_delay_ms: u64,
+    pub max_in_flight: usize,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for RawServer {
@@ -83,6 +87,8 @@ impl Default for RawServer {
             body_limit_bytes: 8 * 1024,
             shutdown_grace_ms: 10_000,
             pre_drain_delay_ms: 0,
+            max_in_flight: 4096,
+            metrics_listen: None,
         }
     }
 }
@@ -106,6 +112,7 @@ pub struct RawPayroc {
     pub retry_base_delay_ms: u64,
     pub session_expiry_margin_ms: u64,
     pub max_idle_connections: usize,
+    pub max_connections: usize,
 }
 
 impl Default for RawPayroc {
@@ -126,6 +133,7 @@ impl Default for RawPayroc {
             retry_base_delay_ms: 100,
             session_expiry_margin_ms: 30_000,
             max_idle_connections: 64,
+            max_connections: 256,
         }
     }
 }
@@ -149,6 +157,9 @@ pub struct RawCors {
 pub struct RawRateLimit {
     pub per_second: u32,
     pub burst: u32,
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
+    pub max_tracked_clients: usize,
 }
 
 impl Default for RawRateLimit {
@@ -156,6 +167,8 @@ impl Default for RawRateLimit {
         Self {
             per_second: 0,
             burst: 20,
+            trusted_proxies: Vec::new(),
+            max_tracked_clients: 100_000,
         }
     }
 }
@@ -221,7 +234,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub payroc: PayrocSettings,
     pub callers: Vec<SecretString>,
-    pub cors_allowed_origins: Vec<String>,
+    /// Exact browser origins (`scheme://host[:port]`) allowed to call the session endpoint.
+    pub cors_allowed_origins: Vec<HeaderValue>,
     pub rate_limit: RateLimitSettings,
     pub token: TokenSettings,
     pub log_format: LogFormat,
@@ -235,6 +249,10 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// How long the broker keeps serving (unready) after SIGTERM before it stops accepting.
     pub pre_drain_delay: Duration,
+    /// Session requests handled at once; more are shed with 503.
+    pub max_in_flight: usize,
+    /// Serve `/metrics` on this separate (admin) listener instead of the public one.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -254,12 +272,18 @@ pub struct PayrocSettings {
     pub retry_base_delay: Duration,
     pub session_expiry_margin: Duration,
     pub max_idle_connections: usize,
+    /// Most concurrent requests (hence HTTP/1.1 connections) to Payroc.
+    pub max_connections: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RateLimitSettings {
     pub per_second: u32,
     pub burst: u32,
+    /// Peers whose `X-Forwarded-For` is believed (the load balancer, the ingress).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Most client IPs tracked at once; past it, new IPs share one overflow bucket.
+    pub max_tracked_clients: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -348,11 +372,8 @@ impl RawSettings {
             server,
             payroc,
             callers,
-            cors_allowed_origins: self.cors.allowed_origins,
-            rate_limit: RateLimitSettings {
-                per_second: self.rate_limit.per_second,
-                burst: self.rate_limit.burst.max(1),
-            },
+            cors_allowed_origins: resolve_origins(&self.cors.allowed_origins)?,
+            rate_limit: self.rate_limit.resolve()?,
             token: self.token.resolve()?,
             log_format: self.log.format,
         })
@@ -373,6 +394,12 @@ impl RawServer {
             body_limit_bytes: self.body_limit_bytes,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             pre_drain_delay: Duration::from_millis(self.pre_drain_delay_ms),
+            max_in_flight: positive_count(
+                self.max_in_flight,
+                "server.max_in_flight",
+                "BROKER__SERVER__MAX_IN_FLIGHT",
+            )?,
+            metrics_listen: self.metrics_listen,
         })
     }
 }
@@ -457,7 +484,61 @@ impl RawPayroc {
             retry_base_delay: Duration::from_millis(self.retry_base_delay_ms),
             session_expiry_margin: Duration::from_millis(self.session_expiry_margin_ms),
             max_idle_connections: self.max_idle_connections,
+            max_connections: positive_count(
+                self.max_connections,
+                "payroc.max_connections",
+                "BROKER__PAYROC__MAX_CONNECTIONS",
+            )?,
         })
+    }
+}
+
+impl RawRateLimit {
+    fn resolve(self) -> Result<RateLimitSettings, ConfigError> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|text| {
+                // A bare address is a network of one.
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "rate_limit.trusted_proxies",
+                            "BROKER__RATE_LIMIT__TRUSTED_PROXIES",
+                            format!("{text:?} is not an IP address or CIDR network"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RateLimitSettings {
+            per_second: self.per_second,
+            burst: positive_count(
+                self.burst as usize,
+                "rate_limit.burst",
+                "BROKER__RATE_LIMIT__BURST",
+            )?
+            .try_into()
+            .unwrap_or(u32::MAX),
+            trusted_proxies,
+            max_tracked_clients: positive_count(
+                self.max_tracked_clients,
+                "rate_limit.max_tracked_clients",
+                "BROKER__RATE_LIMIT__MAX_TRACKED_CLIENTS",
+            )?,
+        })
+    }
+}
+
+fn positive_count(
+    value: usize,
+    key: &'static str,
+    env: &'static str,
+) -> Result<usize, ConfigError> {
+    if value == 0 {
+        Err(invalid(key, env, "must be at least 1"))
+    } else {
+        Ok(value)
     }
 }
 
@@ -595,6 +676,29 @@ fn is_lib_version(version: &str) -> bool {
     }
 }
 
+/// Each origin must be exactly `scheme://host[:port]` as a browser sends it in `Origin`.
+fn resolve_origins(origins: &[String]) -> Result<Vec<HeaderValue>, ConfigError> {
+    origins
+        .iter()
+        .map(|text| {
+            let serialized = Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.origin().ascii_serialization());
+            match serialized {
+                Some(origin) if origin == text.trim_end_matches('/') => {
+                    Ok(HeaderValue::from_str(&origin).expect("an ASCII origin is a header value"))
+                }
+                _ => Err(invalid(
+                    "cors.allowed_origins",
+                    "BROKER__CORS__ALLOWED_ORIGINS",
+                    format!("{text:?} is not an origin like https://shop.example.com (scheme, host, optional port; no path; lower case)"),
+                )),
+            }
+        })
+        .collect()
+}
+
 fn resolve_callers(keys: Vec<String>) -> Result<Vec<SecretString>, ConfigError> {
     // A short key is guessable; internal callers should use a generated secret.
     const MIN_LEN: usize = 16;
@@ -634,6 +738,7 @@ impl Settings {
             "retry_base_delay_ms": millis(p.retry_base_delay),
             "session_expiry_margin_ms": millis(p.session_expiry_margin),
             "max_idle_connections": p.max_idle_connections,
+            "max_connections": p.max_connections,
         });
         payroc["script_integrity"] = p
             .script_integrity
@@ -649,11 +754,18 @@ impl Settings {
                 "body_limit_bytes": self.server.body_limit_bytes,
                 "shutdown_grace_ms": millis(self.server.shutdown_grace),
                 "pre_drain_delay_ms": millis(self.server.pre_drain_delay),
+                "max_in_flight": self.server.max_in_flight,
+                "metrics_listen": self.server.metrics_listen.map_or_else(|| "(public listener)".to_owned(), |a| a.to_string()),
             },
             "payroc": payroc,
             "callers": { "keys": vec![REDACTED; self.callers.len()] },
-            "cors": { "allowed_origins": self.cors_allowed_origins },
-            "rate_limit": { "per_second": self.rate_limit.per_second, "burst": self.rate_limit.burst },
+            "cors": { "allowed_origins": self.cors_allowed_origins.iter().filter_map(|o| o.to_str().ok()).collect::<Vec<_>>() },
+            "rate_limit": {
+                "per_second": self.rate_limit.per_second,
+                "burst": self.rate_limit.burst,
+                "trusted_proxies": self.rate_limit.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "max_tracked_clients": self.rate_limit.max_tracked_clients,
+            },
             "token": {
                 "refresh_ratio": self.token.refresh_ratio,
                 "backoff_base_ms": millis(self.token.backoff_base),
@@ -816,6 +928,53 @@ mod tests {
                 raw_with_terminals(&["1234001"]).resolve(true).unwrap()
             )
             .contains("\"k\"")
+        );
+    }
+
+    #[test]
+    fn cors_origins_must_be_exact_origins() {
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.cors.allowed_origins = vec![
+            "https://shop.example.com".into(),
+            "http://localhost:3000/".into(),
+        ];
+        let origins = raw.resolve(true).unwrap().cors_allowed_origins;
+        assert_eq!(
+            origins,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
+        for bad in [
+            "shop.example.com",
+            "https://shop.example.com/checkout",
+            "*",
+            "https://Shop.example.com",
+        ] {
+            let mut raw = raw_with_terminals(&["1234001"]);
+            raw.cors.allowed_origins = vec![bad.into()];
+            let err = raw.resolve(true).unwrap_err().to_string();
+            assert!(
+                err.contains("BROKER__CORS__ALLOWED_ORIGINS"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_accept_networks_and_addresses() {
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.rate_limit.trusted_proxies =
+            vec!["10.0.0.0/8".into(), "192.168.1.7".into(), "fd00::/8".into()];
+        assert_eq!(
+            raw.resolve(true).unwrap().rate_limit.trusted_proxies.len(),
+            3
+        );
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.rate_limit.trusted_proxies = vec!["10.0.0.0/33".into()];
+        assert!(
+            raw.resolve(true)
+                .unwrap_err()
+                .to_string()
+                .contains("trusted_proxies")
         );
     }
 

@@ -53,6 +53,10 @@ pub enum ApiError {
         retry_after: Duration,
         key_rejected: bool,
     },
+    #[error("rate limited")]
+    RateLimited { retry_after: Duration },
+    #[error("too many requests in flight")]
+    Overloaded { retry_after: Duration },
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
     #[error("not found")]
@@ -60,7 +64,7 @@ pub enum ApiError {
 }
 
 /// The problem document, as serialised.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_: &'static str,
@@ -200,6 +204,18 @@ impl ApiError {
                 "Payroc is unavailable",
                 "The broker holds no usable Payroc access token right now; try again after Retry-After seconds.",
             ),
+            Self::RateLimited { .. } => Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "urn:hosted-fields-broker:rate-limited",
+                "Too many requests",
+                "Too many session requests from this client; try again after Retry-After seconds.",
+            ),
+            Self::Overloaded { .. } => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "urn:hosted-fields-broker:overloaded",
+                "Broker at capacity",
+                "Too many session requests are in flight; try again after Retry-After seconds.",
+            ),
             Self::DeadlineExceeded(_) => Problem::new(
                 S::GATEWAY_TIMEOUT,
                 "urn:hosted-fields-broker:deadline-exceeded",
@@ -219,7 +235,10 @@ impl IntoResponse for ApiError {
             tracing::warn!(status = problem.status, cause = %self, "session request failed");
         }
         let mut parts = Response::new(());
-        if let Self::TokenUnavailable { retry_after, .. } = &self {
+        if let Self::TokenUnavailable { retry_after, .. }
+        | Self::RateLimited { retry_after }
+        | Self::Overloaded { retry_after } = &self
+        {
             parts
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs(*retry_after));

@@ -11,6 +11,7 @@ use url::Url;
 use crate::{
     config::PayrocSettings,
     idempotency::IdempotencyKey,
+    metrics::Metrics,
     payroc::{CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session},
     token::{TokenCache, TokenError, policy},
 };
@@ -50,6 +51,7 @@ pub struct MintRequest<'a> {
 pub struct Minter {
     client: PayrocClient,
     tokens: TokenCache,
+    metrics: Metrics,
     request_timeout: Duration,
     max_attempts: u32,
     retry_base_delay: Duration,
@@ -57,10 +59,16 @@ pub struct Minter {
 }
 
 impl Minter {
-    pub fn new(client: PayrocClient, tokens: TokenCache, settings: &PayrocSettings) -> Self {
+    pub fn new(
+        client: PayrocClient,
+        tokens: TokenCache,
+        metrics: Metrics,
+        settings: &PayrocSettings,
+    ) -> Self {
         Self {
             client,
             tokens,
+            metrics,
             request_timeout: settings.request_timeout,
             max_attempts: settings.max_attempts,
             retry_base_delay: settings.retry_base_delay,
@@ -102,6 +110,7 @@ impl Minter {
                     // The token was revoked or expired early: drop exactly it, replay once.
                     replayed_after_401 = true;
                     attempts -= 1;
+                    self.metrics.unauthorized_replay();
                     self.tokens.invalidate(&held);
                 }
                 PayrocError::Unauthorized => return Err(MintError::StillUnauthorized),
@@ -125,6 +134,7 @@ impl Minter {
                         return Err(MintError::Upstream(error));
                     }
                     tracing::debug!(attempt = attempts, %error, wait_ms = wait.as_millis(), "retrying session request");
+                    self.metrics.retry();
                     sleep(wait).await;
                 }
                 other => return Err(MintError::Upstream(other)),

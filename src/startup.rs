@@ -1,21 +1,24 @@
 //! Building and running the application: [`Application::build`] binds (port 0 in tests) and
-//! starts the token refresher; [`Application::run_until_stopped`] serves until the shutdown
-//! future resolves, then turns unready, drains within the grace period and stops the refresher.
+//! starts the background tasks (token refresher, limiter upkeep);
+//! [`Application::run_until_stopped`] serves until the shutdown future resolves, then turns
+//! unready, keeps serving for the pre-drain delay, drains within the grace period and stops
+//! the background tasks.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use axum::{
     Router,
     extract::{MatchedPath, Request},
-    http::{HeaderName, header},
+    http::{HeaderName, Method, StatusCode, header},
     middleware,
     routing::{get, post},
 };
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
@@ -25,9 +28,12 @@ use tower_http::{
 use crate::{
     config::Settings,
     error::{ApiError, problem_for_bare_errors},
+    limits::{RETAIN_INTERVAL, protect_sessions},
+    metrics::Metrics,
     mint::Minter,
+    openapi,
     payroc::PayrocClient,
-    routes::{health, session},
+    routes::{health, metrics, session},
     state::AppState,
     token::TokenCache,
 };
@@ -35,18 +41,44 @@ use crate::{
 /// Extra time the outer timeout allows beyond the request deadline, so the handler's own
 /// (more precise) 504 normally answers first.
 const OUTER_TIMEOUT_SLACK: Duration = Duration::from_secs(1);
+/// Browsers may cache a CORS preflight this long.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+const REQUEST_ID: &str = "x-request-id";
 
-/// The broker's routes with every layer; `extra` (the demo page) is merged in.
-pub fn router(state: AppState, extra: Router<AppState>) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let outer_timeout = state.deadline + OUTER_TIMEOUT_SLACK;
-    Router::new()
-        .route("/hosted-fields/session", post(session::create_session))
+/// The broker's routes with every layer. `/metrics` is included unless it has its own
+/// listener; `extra` (the demo page) is merged in.
+pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) -> Router {
+    let sessions = post(session::create_session).layer(middleware::from_fn_with_state(
+        state.clone(),
+        protect_sessions,
+    ));
+    let mut routes = Router::new()
+        .route("/hosted-fields/session", sessions)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(extra)
+        .route("/openapi.json", get(openapi::serve));
+    if metrics_public {
+        routes = routes.route("/metrics", get(metrics::metrics));
+    }
+    let cors = cors(&state);
+    with_layers(routes.merge(extra), state).layer(cors)
+}
+
+/// The admin listener's routes: `/metrics` (and liveness, for probes pointed at it).
+pub fn admin_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz));
+    with_layers(routes, state)
+}
+
+/// The common layers: problem+json for every error, request ids, tracing, timeouts.
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let outer_timeout = state.deadline + OUTER_TIMEOUT_SLACK;
+    routes
         .fallback(|| async { ApiError::NotFound })
-        // The handler reads the body itself and answers 413 as problem+json.
+        // The session handler reads the body itself and answers 413 as problem+json.
         .layer(axum::extract::DefaultBodyLimit::max(state.body_limit))
         .with_state(state)
         .layer(
@@ -61,10 +93,28 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
                 .layer(middleware::from_fn(problem_for_bare_errors))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::GATEWAY_TIMEOUT,
+                    StatusCode::GATEWAY_TIMEOUT,
                     outer_timeout,
                 )),
         )
+}
+
+/// Exact origins only. It wraps everything, so errors (429, 503, 413, 404…) carry the
+/// headers too and a page can read why it failed.
+fn cors(state: &AppState) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.cors_origins.iter().cloned()))
+        .allow_methods([Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::DATE,
+            header::RETRY_AFTER,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .max_age(CORS_MAX_AGE)
 }
 
 /// One span per request: method, matched route (not the raw path) and request id.
@@ -75,7 +125,7 @@ fn make_span(request: &Request) -> tracing::Span {
         .map_or("unmatched", MatchedPath::as_str);
     let request_id = request
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     tracing::info_span!("request", method = %request.method(), route, request_id)
@@ -85,29 +135,46 @@ fn make_span(request: &Request) -> tracing::Span {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    admin: Option<(TcpListener, Router)>,
     state: AppState,
-    refresher: JoinHandle<()>,
-    stop_refresher: CancellationToken,
+    background: JoinSet<()>,
+    stop_background: CancellationToken,
     shutdown_grace: Duration,
     pre_drain_delay: Duration,
 }
 
 impl Application {
-    /// Binds the listener and starts the token refresher (which fetches at once).
+    /// Binds the listener(s) and starts the token refresher (which fetches at once).
     pub async fn build(settings: &Settings, extra: Router<AppState>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.server.listen).await?;
-        let client = PayrocClient::new(&settings.payroc).map_err(std::io::Error::other)?;
-        let stop_refresher = CancellationToken::new();
-        let (tokens, refresher) =
-            TokenCache::spawn(client.clone(), settings.token, stop_refresher.clone());
-        let minter = Minter::new(client, tokens.clone(), &settings.payroc);
-        let state = AppState::new(settings, minter, tokens);
+        let admin_listener = match settings.server.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let metrics = Metrics::new();
+        let client =
+            PayrocClient::new(&settings.payroc, metrics.clone()).map_err(std::io::Error::other)?;
+        let stop_background = CancellationToken::new();
+        let (tokens, refresher) = TokenCache::spawn(
+            client.clone(),
+            settings.token,
+            metrics.clone(),
+            stop_background.clone(),
+        );
+        let minter = Minter::new(client, tokens.clone(), metrics.clone(), &settings.payroc);
+        let state = AppState::new(settings, minter, tokens, metrics);
+        let mut background = JoinSet::new();
+        background.spawn(async move {
+            let _ = refresher.await;
+        });
+        background.spawn(limiter_upkeep(state.clone(), stop_background.clone()));
         Ok(Self {
             listener,
-            router: router(state.clone(), extra),
+            router: router(state.clone(), admin_listener.is_none(), extra),
+            admin: admin_listener.map(|l| (l, admin_router(state.clone()))),
             state,
-            refresher,
-            stop_refresher,
+            background,
+            stop_background,
             shutdown_grace: settings.server.shutdown_grace,
             pre_drain_delay: settings.server.pre_drain_delay,
         })
@@ -119,6 +186,13 @@ impl Application {
             .expect("bound listener has an address")
     }
 
+    /// The admin (metrics) listener's address, when configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+            .as_ref()
+            .map(|(l, _)| l.local_addr().expect("bound listener has an address"))
+    }
+
     pub fn port(&self) -> u16 {
         self.local_addr().port()
     }
@@ -126,36 +200,61 @@ impl Application {
     /// Serves until `shutdown` resolves; then readiness turns 503 at once, the listener keeps
     /// accepting for the pre-drain delay, closes, and in-flight requests get the grace period.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stop_accepting = CancellationToken::new();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
-        let mut server = tokio::spawn(server.into_future());
+        let mut servers = JoinSet::new();
+        let listeners = std::iter::once((self.listener, self.router)).chain(self.admin);
+        for (listener, router) in listeners {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, service)
+                .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
+            servers.spawn(server.into_future());
+        }
         let result = tokio::select! {
-            joined = &mut server => joined.map_err(std::io::Error::other).and_then(|r| r),
+            Some(joined) = servers.join_next() => joined.map_err(std::io::Error::other).and_then(|r| r),
             () = shutdown => {
                 self.state.start_draining();
                 tracing::info!(pre_drain_ms = self.pre_drain_delay.as_millis(), grace_ms = self.shutdown_grace.as_millis(), "shutdown requested: unready, draining");
                 tokio::time::sleep(self.pre_drain_delay).await;
                 stop_accepting.cancel();
-                if let Ok(joined) = tokio::time::timeout(self.shutdown_grace, &mut server).await {
-                    joined.map_err(std::io::Error::other).and_then(|r| r)
-                } else {
-                    tracing::warn!("grace period over; abandoning requests still in flight");
-                    server.abort();
-                    Ok(())
-                }
+                drain(&mut servers, self.shutdown_grace).await
             }
         };
-        self.stop_refresher.cancel();
-        let _ = self.refresher.await;
+        servers.abort_all();
+        self.stop_background.cancel();
+        while self.background.join_next().await.is_some() {}
         tracing::info!("stopped");
         result
+    }
+}
+
+/// Waits for the servers to finish their in-flight requests, at most `grace`.
+async fn drain(servers: &mut JoinSet<std::io::Result<()>>, grace: Duration) -> std::io::Result<()> {
+    let all = async {
+        while let Some(joined) = servers.join_next().await {
+            joined.map_err(std::io::Error::other)??;
+        }
+        Ok(())
+    };
+    tokio::time::timeout(grace, all).await.unwrap_or_else(|_| {
+        tracing::warn!("grace period over; abandoning requests still in flight");
+        Ok(())
+    })
+}
+
+/// Drops idle rate-limiter entries so memory follows the number of active clients.
+async fn limiter_upkeep(state: AppState, stop: CancellationToken) {
+    let Some(limiter) = &state.rate_limiter else {
+        return;
+    };
+    let mut every = tokio::time::interval(RETAIN_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => limiter.retain_recent(),
+            () = stop.cancelled() => return,
+        }
     }
 }
 

@@ -9,10 +9,17 @@ use std::{
     time::Duration,
 };
 
+use axum::http::HeaderValue;
 use url::Url;
 
 use crate::{
-    callers::CallerKeys, config::Settings, error::ApiError, mint::Minter, payroc::session_url,
+    callers::CallerKeys,
+    config::Settings,
+    error::ApiError,
+    limits::{LoadShedder, RateLimiter},
+    metrics::Metrics,
+    mint::Minter,
+    payroc::session_url,
     token::TokenCache,
 };
 
@@ -64,6 +71,12 @@ pub struct Inner {
     pub script_integrity: Option<String>,
     pub deadline: Duration,
     pub body_limit: usize,
+    pub metrics: Metrics,
+    /// `None` when rate limiting is off.
+    pub rate_limiter: Option<RateLimiter>,
+    pub shedder: LoadShedder,
+    /// Exact origins allowed to call from a browser.
+    pub cors_origins: Vec<HeaderValue>,
     /// Set when shutdown begins; readiness answers 503 from then on.
     pub draining: AtomicBool,
 }
@@ -80,7 +93,7 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, minter: Minter, tokens: TokenCache) -> Self {
+    pub fn new(settings: &Settings, minter: Minter, tokens: TokenCache, metrics: Metrics) -> Self {
         let payroc = &settings.payroc;
         Self(Arc::new(Inner {
             minter,
@@ -92,6 +105,10 @@ impl AppState {
             script_integrity: payroc.script_integrity.clone(),
             deadline: payroc.deadline,
             body_limit: settings.server.body_limit_bytes,
+            metrics,
+            rate_limiter: RateLimiter::new(&settings.rate_limit),
+            shedder: LoadShedder::new(settings.server.max_in_flight),
+            cors_origins: settings.cors_allowed_origins.clone(),
             draining: AtomicBool::new(false),
         }))
     }

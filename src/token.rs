@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::TokenSettings,
+    metrics::{Metrics, RefreshOutcome},
     payroc::{AccessToken, BearerToken, PayrocClient, PayrocError},
 };
 
@@ -100,6 +101,7 @@ impl TokenCache {
     pub fn spawn<S: TokenSource>(
         source: S,
         settings: TokenSettings,
+        metrics: Metrics,
         shutdown: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (state, _) = watch::channel(TokenState {
@@ -116,6 +118,7 @@ impl TokenCache {
             source,
             settings,
             cache: cache.clone(),
+            metrics,
             generation: 0,
             failures: 0,
         };
@@ -204,6 +207,7 @@ struct Refresher<S> {
     source: S,
     settings: TokenSettings,
     cache: TokenCache,
+    metrics: Metrics,
     generation: u64,
     /// Consecutive failures, for the backoff exponent.
     failures: u32,
@@ -229,6 +233,7 @@ impl<S: TokenSource> Refresher<S> {
         let now = Instant::now();
         match outcome {
             Ok(access) => {
+                self.metrics.token_refresh(RefreshOutcome::Success);
                 self.failures = 0;
                 self.generation += 1;
                 let plan = policy::plan(
@@ -258,11 +263,12 @@ impl<S: TokenSource> Refresher<S> {
             }
             Err(error) => {
                 self.failures = self.failures.saturating_add(1);
-                let kind = if error.is_key_rejection() {
-                    FailureKind::KeyRejected
+                let (kind, outcome) = if error.is_key_rejection() {
+                    (FailureKind::KeyRejected, RefreshOutcome::Rejected)
                 } else {
-                    FailureKind::Transient
+                    (FailureKind::Transient, RefreshOutcome::Transient)
                 };
+                self.metrics.token_refresh(outcome);
                 let delay = match kind {
                     FailureKind::KeyRejected => {
                         tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check BROKER__PAYROC__API_KEY(_FILE); retrying slowly");

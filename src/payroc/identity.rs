@@ -5,7 +5,8 @@ use std::{fmt, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{PayrocClient, PayrocError, read_body};
+use super::{PayrocClient, PayrocError};
+use crate::metrics::Endpoint;
 
 /// A Bearer token for Payroc's API. Its `Debug` never shows the secret.
 #[derive(Clone)]
@@ -53,20 +54,19 @@ impl PayrocClient {
         let mut api_key = reqwest::header::HeaderValue::from_str(key.expose_secret())
             .map_err(|_| PayrocError::ApiKey("API key is not a valid header value".into()))?;
         api_key.set_sensitive(true);
-        let response = self
+        let request = self
             .http
             .post(self.identity_url.clone())
             .header("x-api-key", api_key)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| PayrocError::from_reqwest(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_body(response).await?;
-        if status != reqwest::StatusCode::OK {
-            return Err(PayrocError::from_status(status, &headers, &body));
-        }
+            .header(reqwest::header::ACCEPT, "application/json");
+        let body = self
+            .exchange(
+                Endpoint::Authorize,
+                request,
+                reqwest::StatusCode::OK,
+                self.request_timeout,
+            )
+            .await?;
         parse_authorize(&body)
     }
 }

@@ -6,16 +6,21 @@ mod identity;
 mod problem;
 mod sessions;
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use secrecy::SecretString;
+use tokio::{sync::Semaphore, time::Instant};
 
 pub use identity::{AccessToken, BearerToken};
 pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
 pub use sessions::{CreateSession, Scenario, Session, SessionToken, session_url};
 
-use crate::config::PayrocSettings;
+use crate::{
+    config::PayrocSettings,
+    metrics::{Endpoint, Metrics},
+};
 
 /// Where the API key comes from. A file is read again on every token fetch, so a rotated
 /// Kubernetes Secret heals without a restart.
@@ -161,10 +166,14 @@ pub struct PayrocClient {
     http: reqwest::Client,
     identity_url: url::Url,
     api_key: ApiKeySource,
+    /// Caps concurrent upstream requests, hence connections (HTTP/1.1: one request each).
+    request_timeout: Duration,
+    connections: Arc<Semaphore>,
+    metrics: Metrics,
 }
 
 impl PayrocClient {
-    pub fn new(settings: &PayrocSettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &PayrocSettings, metrics: Metrics) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             // A redirect would carry `x-api-key` to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
@@ -179,16 +188,47 @@ impl PayrocClient {
             http,
             identity_url: settings.identity_url.clone(),
             api_key: settings.api_key.clone(),
+            request_timeout: settings.request_timeout,
+            connections: Arc::new(Semaphore::new(settings.max_connections)),
+            metrics,
         })
     }
-}
 
-/// Reads a whole response body, mapping a connection dropped mid-body to a transient error.
-async fn read_body(response: reqwest::Response) -> Result<bytes::Bytes, PayrocError> {
-    response
-        .bytes()
-        .await
-        .map_err(|e| PayrocError::from_reqwest(&e))
+    /// Sends one request (waiting at most `timeout` for a free connection, then at most
+    /// `timeout` for the answer), records its latency, and returns the body of an `expected`
+    /// answer or the classified error.
+    async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+        timeout: Duration,
+    ) -> Result<Bytes, PayrocError> {
+        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
+            .await
+            .map_err(|_| PayrocError::Transient {
+                reason: "no free upstream connection in time".into(),
+                timed_out: true,
+                retry_after: None,
+            })?
+            .expect("the semaphore is never closed");
+        let started = Instant::now();
+        let answer = async {
+            let response = request.timeout(timeout).send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
+        }
+        .await;
+        let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
+        self.metrics.upstream(endpoint, status, started.elapsed());
+        let (status, headers, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
+        if status == expected {
+            Ok(body)
+        } else {
+            Err(PayrocError::from_status(status, &headers, &body))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub struct Problem {
 }
 
 /// One validation error as the broker passes it on: `{parameter, detail}`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub parameter: String,
     pub detail: String,

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::{BearerToken, PayrocClient, PayrocError, read_body};
-use crate::idempotency::IdempotencyKey;
+use super::{BearerToken, PayrocClient, PayrocError};
+use crate::{idempotency::IdempotencyKey, metrics::Endpoint};
 
 /// What the session will be used for (Payroc's `scenario`).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scenario {
     #[default]
@@ -90,23 +90,21 @@ impl PayrocClient {
                 PayrocError::InvalidResponse("identity issued an unusable token".into())
             })?;
         authorization.set_sensitive(true);
-        let response = self
+        let request = self
             .http
             .post(url.clone())
             .header(reqwest::header::AUTHORIZATION, authorization)
             .header("Idempotency-Key", key.as_str())
             .header(reqwest::header::ACCEPT, "application/json")
-            .json(body)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| PayrocError::from_reqwest(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_body(response).await?;
-        if status != reqwest::StatusCode::CREATED {
-            return Err(PayrocError::from_status(status, &headers, &body));
-        }
+            .json(body);
+        let body = self
+            .exchange(
+                Endpoint::CreateSession,
+                request,
+                reqwest::StatusCode::CREATED,
+                timeout,
+            )
+            .await?;
         parse_session(&body)
     }
 }

@@ -12,6 +12,8 @@ use tokio::time::Instant;
 
 use crate::{error::Problem, state::AppState, token::FailureKind};
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness",
+    responses((status = 200, description = "The process serves", example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
@@ -29,6 +31,12 @@ struct TokenReport {
 
 /// Unready until the first token and from the moment shutdown begins; a later identity
 /// outage does not flip it (the token's state shows in the body instead).
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness",
+    responses(
+        (status = 200, description = "A Bearer token has been obtained (the token's state is in the body)",
+            example = json!({"status": "ready", "token": {"state": "valid", "expiresInSeconds": 3540}})),
+        (status = 503, description = "No token yet, or shutting down", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let snapshot = state.tokens.snapshot();
     let now = Instant::now();

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::{
     callers::Caller,
-    error::ApiError,
+    error::{ApiError, Problem},
     idempotency::IdempotencyKey,
     mint::MintRequest,
     payroc::{CreateSession, FieldError, Scenario},
@@ -33,19 +33,74 @@ pub struct SessionRequest {
 }
 
 /// The 201 body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SessionResponse<'a> {
+pub struct SessionResponse<'a> {
+    /// Payroc's session token: pass it to `new Payroc.hostedFields({ sessionToken })`.
     session_token: &'a str,
+    /// When the session expires (Payroc's `expiresAt`, verbatim, ISO 8601).
     expires_at: &'a str,
     processing_terminal_id: &'a str,
     scenario: Scenario,
+    /// The Hosted Fields library version the session was created for.
     lib_version: &'a str,
+    /// The library script the page must load (it must match `libVersion`).
     script_url: &'a str,
+    /// The script's SRI hash for `integrity`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     script_integrity: Option<&'a str>,
 }
 
+/// The request body as documented; the handler validates members one by one so that every
+/// error can name its parameter. All members are optional, `null` counts as absent, and any
+/// other member is a 400.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)] // documentation only
+pub struct SessionRequestBody {
+    /// Must be on the allow-list; default: the first allowed terminal.
+    #[schema(example = "1234001")]
+    processing_terminal_id: Option<String>,
+    /// Default `payment`.
+    scenario: Option<Scenario>,
+    /// 1–200 characters; internal callers only (anonymous callers get 403).
+    #[schema(min_length = 1, max_length = 200)]
+    secure_token_id: Option<String>,
+}
+
+/// `Idempotency-Key`: a caller-chosen UUID v4, forwarded upstream in lower case.
+const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case). A retry with the same key \
+                       returns the same session; a key reused for a different request, or after its session \
+                       expired, is a 409. Absent: the broker makes a fresh key.";
+
+#[utoipa::path(
+    post,
+    path = "/hosted-fields/session",
+    tag = "sessions",
+    summary = "Create a Hosted Fields session for one page load",
+    request_body(content = Option<SessionRequestBody>, content_type = "application/json",
+        description = "Optional; an empty body or `{}` means all defaults."),
+    params(("Idempotency-Key" = Option<uuid::Uuid>, Header, description = KEY_DOC)),
+    security((), ("callerKey" = [])),
+    responses(
+        (status = 201, description = "Session created", body = SessionResponse,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "Malformed JSON, unknown member, unknown scenario, bad secureTokenId or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or malformed internal caller key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Terminal not on the allow-list, or secureTokenId from an anonymous caller", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown route", body = Problem, content_type = "application/problem+json"),
+        (status = 405, description = "Wrong method (see Allow)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused for a different request, or its session expired: use a new key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body with a content type other than JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the per-IP rate limit (see Retry-After)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+        (status = 502, description = "Payroc rejected the request (its detail and errors passed on), still 401 after a fresh token, or failed after the retry budget", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No usable Payroc Bearer token, or too many requests in flight (see Retry-After)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+        (status = 504, description = "The last upstream attempt or the request's deadline ran out", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 #[tracing::instrument(
     name = "session.create",
     skip_all,
@@ -204,13 +259,13 @@ fn validate_members(mut object: Map<String, Value>) -> Result<SessionRequest, Ve
             Scenario::Payment
         }
     };
-    if let Some(id) = &secure_token_id {
-        if !(1..=SECURE_TOKEN_ID_MAX).contains(&id.chars().count()) {
-            errors.push(field_error(
-                "secureTokenId",
-                format!("must be 1 to {SECURE_TOKEN_ID_MAX} characters"),
-            ));
-        }
+    if let Some(id) = &secure_token_id
+        && !(1..=SECURE_TOKEN_ID_MAX).contains(&id.chars().count())
+    {
+        errors.push(field_error(
+            "secureTokenId",
+            format!("must be 1 to {SECURE_TOKEN_ID_MAX} characters"),
+        ));
     }
     if errors.is_empty() {
         Ok(SessionRequest {

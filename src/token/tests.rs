@@ -87,7 +87,8 @@ fn settings() -> TokenSettings {
 
 fn start(source: &ScriptedSource) -> (TokenCache, JoinHandle<()>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let (cache, task) = TokenCache::spawn(source.clone(), settings(), shutdown.clone());
+    let (cache, task) =
+        TokenCache::spawn(source.clone(), settings(), Metrics::new(), shutdown.clone());
     (cache, task, shutdown)
 }
 

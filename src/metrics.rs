@@ -1,0 +1,314 @@
+//! Prometheus metrics. Each application owns its own recorder (not the process-global one),
+//! so tests can run many apps in one process and scrape exactly their own numbers. Label
+//! values come from small fixed sets (outcomes, status codes, endpoints): no IDs, no keys.
+
+use std::{sync::Arc, time::Duration};
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+static METADATA: Metadata<'static> = Metadata::new("hosted_fields_broker", Level::INFO, None);
+
+/// Upstream latency buckets, seconds: a healthy Payroc call is tens of milliseconds; the
+/// top buckets separate "slow" from "hit the 4 s attempt timeout".
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0,
+];
+
+const TOKEN_REFRESHES: &str = "broker_token_refreshes_total";
+const TOKEN_EXPIRES_IN: &str = "broker_token_expires_in_seconds";
+const TOKEN_USABLE: &str = "broker_token_usable";
+const SESSIONS: &str = "broker_sessions_total";
+const UPSTREAM_DURATION: &str = "broker_upstream_request_duration_seconds";
+const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
+const UNAUTHORIZED_REPLAYS: &str = "broker_upstream_401_replays_total";
+const RATE_LIMITED: &str = "broker_rate_limited_total";
+const SHED: &str = "broker_load_shed_total";
+const IN_FLIGHT: &str = "broker_session_requests_in_flight";
+
+/// How one token fetch ended.
+#[derive(Clone, Copy, Debug)]
+pub enum RefreshOutcome {
+    Success,
+    Transient,
+    Rejected,
+}
+
+/// Which Payroc endpoint a call went to.
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint {
+    Authorize,
+    CreateSession,
+}
+
+/// Handle to this application's metrics; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    token_expires_in: Gauge,
+    token_usable: Gauge,
+    in_flight: Gauge,
+    retries: Counter,
+    replays: Counter,
+    rate_limited: Counter,
+    shed: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(UPSTREAM_DURATION.into()), &LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
+            .build_recorder();
+        describe(&recorder);
+        let gauge =
+            |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
+        let counter =
+            |name: &'static str| recorder.register_counter(&Key::from_static_name(name), &METADATA);
+        let inner = Inner {
+            token_expires_in: gauge(TOKEN_EXPIRES_IN),
+            token_usable: gauge(TOKEN_USABLE),
+            in_flight: gauge(IN_FLIGHT),
+            retries: counter(UPSTREAM_RETRIES),
+            replays: counter(UNAUTHORIZED_REPLAYS),
+            rate_limited: counter(RATE_LIMITED),
+            shed: counter(SHED),
+            handle: recorder.handle(),
+            recorder,
+        };
+        Self(Arc::new(inner))
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.0.handle.run_upkeep();
+        self.0.handle.render()
+    }
+
+    fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
+        self.0
+            .recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    pub fn token_refresh(&self, outcome: RefreshOutcome) {
+        let outcome = match outcome {
+            RefreshOutcome::Success => "success",
+            RefreshOutcome::Transient => "transient_failure",
+            RefreshOutcome::Rejected => "rejected",
+        };
+        self.counter(
+            TOKEN_REFRESHES,
+            vec![Label::from_static_parts("outcome", outcome)],
+        )
+        .increment(1);
+    }
+
+    /// Set just before each scrape, so the value is exact when read.
+    pub fn set_token_state(&self, expires_in: Option<Duration>, usable: bool) {
+        self.0
+            .token_expires_in
+            .set(expires_in.map_or(0.0, |d| d.as_secs_f64()));
+        self.0.token_usable.set(if usable { 1.0 } else { 0.0 });
+    }
+
+    /// One answered session request, by outcome and status.
+    pub fn session(&self, status: u16) {
+        let outcome = match status {
+            200..=299 => "created",
+            400..=499 => "refused",
+            _ => "failed",
+        };
+        let labels = vec![
+            Label::from_static_parts("outcome", outcome),
+            Label::new("status", status.to_string()),
+        ];
+        self.counter(SESSIONS, labels).increment(1);
+    }
+
+    /// One upstream call: `status` is the HTTP status, or `None` when no answer came.
+    pub fn upstream(&self, endpoint: Endpoint, status: Option<u16>, elapsed: Duration) {
+        let endpoint = match endpoint {
+            Endpoint::Authorize => "authorize",
+            Endpoint::CreateSession => "create_session",
+        };
+        let class = match status {
+            Some(200..=299) => "2xx",
+            Some(300..=399) => "3xx",
+            Some(400..=499) => "4xx",
+            Some(_) => "5xx",
+            None => "error",
+        };
+        let key = Key::from_parts(
+            UPSTREAM_DURATION,
+            vec![
+                Label::from_static_parts("endpoint", endpoint),
+                Label::from_static_parts("status_class", class),
+            ],
+        );
+        let histogram: Histogram = self.0.recorder.register_histogram(&key, &METADATA);
+        histogram.record(elapsed.as_secs_f64());
+    }
+
+    pub fn retry(&self) {
+        self.0.retries.increment(1);
+    }
+
+    pub fn unauthorized_replay(&self) {
+        self.0.replays.increment(1);
+    }
+
+    pub fn rate_limited(&self) {
+        self.0.rate_limited.increment(1);
+    }
+
+    pub fn shed(&self) {
+        self.0.shed.increment(1);
+    }
+
+    /// Counts a session request as in flight until the guard drops.
+    pub fn in_flight(&self) -> InFlight {
+        self.0.in_flight.increment(1.0);
+        InFlight(self.0.in_flight.clone())
+    }
+}
+
+/// Decrements the in-flight gauge when dropped (also on cancellation).
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+fn describe(recorder: &PrometheusRecorder) {
+    let counters = [
+        (
+            TOKEN_REFRESHES,
+            "Bearer token fetches by outcome (success, transient_failure, rejected).",
+        ),
+        (
+            SESSIONS,
+            "Answered session requests by outcome (created, refused, failed) and status.",
+        ),
+        (
+            UPSTREAM_RETRIES,
+            "Session attempts retried after a transient upstream failure.",
+        ),
+        (
+            UNAUTHORIZED_REPLAYS,
+            "Session requests replayed with a fresh token after a 401.",
+        ),
+        (
+            RATE_LIMITED,
+            "Session requests refused by the per-IP rate limit.",
+        ),
+        (
+            SHED,
+            "Session requests refused because too many were in flight.",
+        ),
+    ];
+    for (name, help) in counters {
+        recorder.describe_counter(name.into(), None, help.into());
+    }
+    recorder.describe_gauge(
+        TOKEN_EXPIRES_IN.into(),
+        Some(Unit::Seconds),
+        "Seconds until the held Bearer token expires (0: none).".into(),
+    );
+    recorder.describe_gauge(
+        TOKEN_USABLE.into(),
+        None,
+        "1 while a usable Bearer token is held.".into(),
+    );
+    recorder.describe_gauge(
+        IN_FLIGHT.into(),
+        None,
+        "Session requests being handled now.".into(),
+    );
+    recorder.describe_histogram(
+        UPSTREAM_DURATION.into(),
+        Some(Unit::Seconds),
+        "Payroc request latency by endpoint and status class.".into(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_real_histograms_and_labelled_counters() {
+        let metrics = Metrics::new();
+        metrics.upstream(
+            Endpoint::CreateSession,
+            Some(201),
+            Duration::from_millis(30),
+        );
+        metrics.session(201);
+        metrics.session(503);
+        metrics.token_refresh(RefreshOutcome::Success);
+        metrics.set_token_state(Some(Duration::from_secs(90)), true);
+        let text = metrics.render();
+        assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"broker_sessions_total{outcome="created",status="201"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"broker_sessions_total{outcome="failed",status="503"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"broker_token_refreshes_total{outcome="success"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("broker_token_expires_in_seconds 90"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_app_counts_only_its_own_events() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.retry();
+        assert!(a.render().contains("broker_upstream_retries_total 1"));
+        assert!(b.render().contains("broker_upstream_retries_total 0"));
+    }
+
+    #[test]
+    fn in_flight_guard_decrements_on_drop() {
+        let metrics = Metrics::new();
+        let guard = metrics.in_flight();
+        assert!(
+            metrics
+                .render()
+                .contains("broker_session_requests_in_flight 1")
+        );
+        drop(guard);
+        assert!(
+            metrics
+                .render()
+                .contains("broker_session_requests_in_flight 0")
+        );
+    }
+}
