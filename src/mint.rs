@@ -133,7 +133,7 @@ impl Minter {
                     if Instant::now() + wait >= request.deadline {
                         return Err(MintError::Upstream(error));
                     }
-                    tracing::debug!(attempt = attempts, %error, wait_ms = wait.as_millis(), "retrying session request");
+                    tracing::debug!(attempt = attempts, %error, wait_secs = wait.as_secs_f64(), "retrying session request");
                     self.metrics.retry();
                     sleep(wait).await;
                 }

@@ -216,7 +216,7 @@ impl Application {
             Some(joined) = servers.join_next() => joined.map_err(std::io::Error::other).and_then(|r| r),
             () = shutdown => {
                 self.state.start_draining();
-                tracing::info!(pre_drain_ms = self.pre_drain_delay.as_millis(), grace_ms = self.shutdown_grace.as_millis(), "shutdown requested: unready, draining");
+                tracing::info!(pre_drain_secs = self.pre_drain_delay.as_secs_f64(), grace_secs = self.shutdown_grace.as_secs_f64(), "shutdown requested: unready, draining");
                 tokio::time::sleep(self.pre_drain_delay).await;
                 stop_accepting.cancel();
                 drain(&mut servers, self.shutdown_grace).await

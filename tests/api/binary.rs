@@ -135,15 +135,7 @@ fn demo_serves_sessions_and_exits_zero_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("demo prints its URL")
-        .to_owned();
+    let url = demo_url(&mut child);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -184,4 +176,55 @@ fn demo_serves_sessions_and_exits_zero_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit code {status:?}");
+}
+
+#[test]
+fn healthcheck_exits_zero_while_serving_and_one_once_stopped() {
+    // `healthcheck` reads its port from the configuration, so the demo needs a fixed one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("BROKER__SERVER__LISTEN", listen.as_str())];
+    let mut child = broker(&["demo"], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = demo_url(&mut child);
+    assert!(url.contains(&listen), "demo prints its URL: {url}");
+
+    let healthy = broker(&["healthcheck"], &env).output().unwrap();
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let stopped = broker(&["healthcheck"], &env).output().unwrap();
+    assert_eq!(stopped.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("healthz"),
+        "the failure names what was probed"
+    );
+}
+
+/// Reads the demo's stdout until it names its URL (log lines may come first).
+fn demo_url(child: &mut std::process::Child) -> String {
+    let lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    for line in lines.take(20) {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("demo: open ") {
+            return url.split_whitespace().next().unwrap().to_owned();
+        }
+    }
+    panic!("demo did not print its URL");
 }

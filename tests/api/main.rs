@@ -4,6 +4,8 @@
 mod binary;
 mod helpers;
 mod idempotency;
+mod limits;
+mod metrics;
 mod redirects;
 mod resilience;
 mod session;
