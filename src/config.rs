@@ -67,6 +67,7 @@ pub struct RawSettings {
     pub rate_limit: RawRateLimit,
     pub token: RawToken,
     pub log: RawLog,
+    pub demo: RawDemo,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +190,23 @@ impl Default for RawToken {
             backoff_base_ms: 500,
             backoff_cap_ms: 30_000,
             rejected_retry_ms: 60_000,
+        }
+    }
+}
+
+/// Only read by `demo`: lifetimes of the fake Payroc's tokens and sessions.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDemo {
+    pub session_lifetime_secs: u64,
+    pub token_lifetime_secs: u64,
+}
+
+impl Default for RawDemo {
+    fn default() -> Self {
+        Self {
+            session_lifetime_secs: 120,
+            token_lifetime_secs: 3600,
         }
     }
 }
@@ -325,6 +343,11 @@ impl PayrocEnvironment {
             Self::Test => &TEST_DEFAULTS,
             Self::Production => &PRODUCTION_DEFAULTS,
         }
+    }
+
+    /// The Hosted Fields version Payroc publishes for this environment.
+    pub fn default_lib_version(self) -> &'static str {
+        self.defaults().lib_version
     }
 }
 

@@ -8,20 +8,19 @@ use secrecy::SecretString;
 
 use crate::{
     config::RawSettings,
-    fake_payroc::{FakePayroc, FakePayrocConfig},
+    fake_payroc::{FakePayroc, FakePayrocConfig, standin_integrity},
     state::AppState,
 };
 
 /// The demo checkout page.
 const PAGE: &str = include_str!("../static/demo.html");
 
-/// Demo sessions live this long, so expiry and renewal can be watched (Payroc: 10 minutes).
-pub const DEMO_SESSION_LIFETIME: Duration = Duration::from_secs(120);
-
 /// Starts the fake Payroc and points the raw settings at it.
 pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
+    // Short sessions by default, so expiry and renewal can be watched (Payroc: 10 minutes).
     let mut fake_config = FakePayrocConfig {
-        session_lifetime: DEMO_SESSION_LIFETIME,
+        session_lifetime: Duration::from_secs(raw.demo.session_lifetime_secs.max(1)),
+        token_lifetime: Duration::from_secs(raw.demo.token_lifetime_secs.max(1)),
         ..FakePayrocConfig::default()
     };
     if raw.payroc.terminals.is_empty() {
@@ -34,8 +33,17 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     raw.payroc.api_url = Some(fake.api_url().to_string());
     raw.payroc.api_key = Some(SecretString::from(fake.api_key()));
     raw.payroc.api_key_file = None;
-    // Short sessions: a caller-chosen key may replay one with less than 10 s left.
-    raw.payroc.session_expiry_margin_ms = raw.payroc.session_expiry_margin_ms.min(10_000);
+    // The fake also plays Payroc's CDN: it serves a stand-in library with its SRI hash.
+    let lib_version = raw
+        .payroc
+        .lib_version
+        .clone()
+        .unwrap_or_else(|| raw.payroc.environment.default_lib_version().to_owned());
+    raw.payroc.script_url = Some(fake.script_url(&lib_version).to_string());
+    raw.payroc.script_integrity = Some(standin_integrity());
+    // Short sessions: refuse a replayed one only in its last quarter of life.
+    let quarter = raw.demo.session_lifetime_secs * 1000 / 4;
+    raw.payroc.session_expiry_margin_ms = raw.payroc.session_expiry_margin_ms.min(quarter);
     Ok(fake)
 }
 

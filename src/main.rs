@@ -75,7 +75,9 @@ async fn main() -> ExitCode {
             ));
         }
     };
-    if fake.is_some() {
+    if let Some(fake) = &fake {
+        // The URL line last: scripts wait for it.
+        println!("demo: fake Payroc control at {}", fake.control_url());
         println!(
             "demo: open http://{}/ (fake Payroc, no credentials needed)",
             app.local_addr()

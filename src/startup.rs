@@ -33,7 +33,7 @@ use crate::{
     mint::Minter,
     openapi,
     payroc::PayrocClient,
-    routes::{health, metrics, session},
+    routes::{assets, health, metrics, session},
     state::AppState,
     token::TokenCache,
 };
@@ -56,7 +56,8 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
         .route("/hosted-fields/session", sessions)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .route("/hosted-fields/broker.js", get(assets::broker_js));
     if metrics_public {
         routes = routes.route("/metrics", get(metrics::metrics));
     }

@@ -12,6 +12,7 @@
 //! `problem` the problem+json bodies; `lost` the bodies that kill a connection.
 
 mod checks;
+mod control;
 mod identity;
 mod lost;
 mod problem;
@@ -29,13 +30,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::Uri;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
 
+pub use control::{STANDIN_SCRIPT, standin_integrity};
 pub use identity::IdentityFault;
 
 use problem::{method_not_allowed, not_found};
@@ -131,23 +133,23 @@ impl FakePayroc {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, addr));
         let (stop, mut stopped) = watch::channel(false);
-        let app = router(Arc::clone(&shared));
-        tokio::spawn(async move {
-            // `wait_for` also returns once every handle, and so the sender, is gone.
-            let signal = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-            {
-                tracing::debug!(%error, "fake payroc stopped with an error");
-            }
+        let inner = Arc::new_cyclic(|handle| {
+            let app = router(Arc::clone(&shared), handle.clone());
+            tokio::spawn(async move {
+                // `wait_for` also returns once every handle, and so the sender, is gone.
+                let signal = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(signal)
+                    .await
+                {
+                    tracing::debug!(%error, "fake payroc stopped with an error");
+                }
+            });
+            Handle { shared, addr, stop }
         });
-        let handle = Handle { shared, addr, stop };
-        Ok(Self {
-            inner: Arc::new(handle),
-        })
+        Ok(Self { inner })
     }
 
     /// The loopback address the fake listens on.
@@ -167,6 +169,16 @@ impl FakePayroc {
 
     fn url(&self, path: &str) -> Url {
         Url::parse(&format!("http://{}{path}", self.addr())).expect("a socket address is a host")
+    }
+
+    /// Where the fake "CDN" serves the stand-in Hosted Fields library for `lib_version`.
+    pub fn script_url(&self, lib_version: &str) -> Url {
+        self.url(&format!("/js/hosted-fields/hosted-fields-{lib_version}.js"))
+    }
+
+    /// The fake's control surface (`GET`/`POST`), for `demo` and browser tests.
+    pub fn control_url(&self) -> Url {
+        self.url("/_control")
     }
 
     /// The API key currently accepted.
@@ -271,7 +283,11 @@ impl FakePayroc {
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, handle: control::ControlState) -> Router {
+    let control = Router::new()
+        .route("/_control", get(control::report).post(control::inject))
+        .route("/js/hosted-fields/{file}", get(control::script))
+        .with_state(handle);
     Router::new()
         .route(
             "/authorize",
@@ -283,4 +299,5 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(|uri: Uri| async move { not_found(&uri) })
         .with_state(shared)
+        .merge(control)
 }

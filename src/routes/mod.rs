@@ -1,5 +1,6 @@
 //! HTTP endpoints, one file per family.
 
+pub mod assets;
 pub mod health;
 pub mod metrics;
 pub mod session;

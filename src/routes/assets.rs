@@ -1,0 +1,43 @@
+//! `GET /hosted-fields/broker.js`: the browser session helper, a plain JavaScript module
+//! kept in `static/`. Long-cacheable: an `ETag` of its content, revalidated after an hour.
+
+use std::sync::OnceLock;
+
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::idempotency::short_hash;
+
+/// The helper's source, compiled into the binary.
+pub const BROKER_JS: &str = include_str!("../../static/broker.js");
+
+fn etag() -> &'static HeaderValue {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    ETAG.get_or_init(|| {
+        HeaderValue::from_str(&format!("\"{}\"", short_hash(BROKER_JS.as_bytes())))
+            .expect("hex is a header value")
+    })
+}
+
+pub async fn broker_js(headers: HeaderMap) -> Response {
+    let headers_out = [
+        (header::ETAG, etag().clone()),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == etag())
+    {
+        return (StatusCode::NOT_MODIFIED, headers_out).into_response();
+    }
+    let content_type = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    )];
+    (headers_out, content_type, BROKER_JS).into_response()
+}

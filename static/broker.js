@@ -1,0 +1,2 @@
+// Placeholder: the browser session helper.
+export {};
