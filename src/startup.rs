@@ -89,7 +89,12 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                     HeaderName::from_static("idempotency-key"),
                 ]))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                // 5xx are logged once, with their cause, where the error is answered.
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_failure(()),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(middleware::from_fn(problem_for_bare_errors))
                 .layer(CatchPanicLayer::new())

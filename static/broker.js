@@ -1,2 +1,710 @@
-// Placeholder: the browser session helper.
-export {};
+/**
+ * @file Keeps a Payroc Hosted Fields form alive for as long as a checkout page stays open.
+ *
+ * Payroc's library reads its session token once, in its constructor, and a session lives
+ * 10 minutes: a shopper who comes back from a coffee would meet a dead form. This module asks
+ * the broker (`POST /hosted-fields/session`) for a session, loads the library the broker names
+ * (with its SRI hash), builds the form, and swaps in a fresh session shortly before the old
+ * one expires — but only while the shopper is not using the form.
+ *
+ * A plain ES module with no dependencies and no build step; the broker serves it at
+ * `GET /hosted-fields/broker.js`.
+ *
+ * @example
+ * import { createCheckout } from "https://broker.example.com/hosted-fields/broker.js";
+ * const checkout = createCheckout({
+ *   scenario: "payment",
+ *   fields: { card: { cardNumber: { target: "#card-number" }, cvv: { target: "#cvv" } } },
+ *   on: { submissionSuccess: ({ token }) => pay(token) },
+ *   onError: (problem) => showError(problem.title, problem.detail),
+ * });
+ * await checkout.start();
+ */
+
+/** Option defaults; each is documented on {@link CheckoutOptions}. */
+const DEFAULTS = Object.freeze({
+  scenario: "payment",
+  renewLeadSeconds: 60,
+  idleSeconds: 5,
+  retries: 3,
+  retryBaseMs: 500,
+  maxRetryAfterSeconds: 30,
+  requestTimeoutMs: 15_000,
+  renewRetrySeconds: 15,
+  requireIntegrity: false,
+  activityEvents: ["focus", "input", "change"],
+});
+
+/** Broker statuses worth another try with the same key: overload, outage, gateway trouble. */
+const RETRYABLE_STATUSES = new Set([408, 429, 502, 503, 504]);
+/** Exponential backoff stops growing here: a shopper is waiting. */
+const MAX_BACKOFF_MS = 8_000;
+/** How often a deferred renewal looks again whether the shopper has stopped. */
+const IDLE_POLL_MS = 500;
+/** A submission whose outcome event never came stops blocking renewal after this long. */
+const SUBMISSION_TIMEOUT_MS = 60_000;
+/** The `Date` header has whole-second resolution: smaller offsets are noise, not skew. */
+const MIN_CLOCK_OFFSET_MS = 1_000;
+/** Problem `type`s of failures the helper itself detects (the broker's have their own). */
+const PROBLEM = Object.freeze({
+  network: "urn:hosted-fields-broker:client:network",
+  invalidResponse: "urn:hosted-fields-broker:client:invalid-response",
+  script: "urn:hosted-fields-broker:client:script",
+  library: "urn:hosted-fields-broker:client:library",
+  sessionExpired: "urn:hosted-fields-broker:client:session-expired",
+});
+
+/**
+ * @typedef {object} CheckoutOptions
+ * @property {string} [brokerUrl] the broker's origin (or base URL); default: the origin this
+ *   module was loaded from, which is the broker when imported from it.
+ * @property {"payment"|"tokenization"} [scenario="payment"] also the library's `mode`.
+ * @property {string} [processingTerminalId] default: the broker's default terminal.
+ * @property {object} fields the library's `fields` configuration (`{ card: { cardNumber: { target } } }`).
+ *   Every `target` selector in it is also used to tell whether a field has the focus.
+ * @property {object|function(Session): object} [hostedFieldsOptions] more library options
+ *   (styles…), or a function of the session that returns them.
+ * @property {Object<string, function(*): void>} [on] library event handlers, e.g.
+ *   `submissionSuccess`, `error`, `focus`; re-attached to every new form.
+ * @property {function(Session): void} [onSession] each time a form is ready with a new session.
+ * @property {function(Session, Session): void} [onRenewal] after a renewal: (new, previous).
+ * @property {function(CheckoutProblem): void} [onError] every problem; default `console.error`.
+ * @property {number} [renewLeadSeconds=60] renew this long before `expiresAt` (at most half
+ *   the session's life, so a short session is not renewed at once).
+ * @property {number} [idleSeconds=5] the form counts as in use this long after its last event.
+ * @property {number} [retries=3] network retries of one session request (same key).
+ * @property {number} [retryBaseMs=500] first backoff; doubles, jittered, at most 8 s.
+ * @property {number} [maxRetryAfterSeconds=30] a longer `Retry-After` is reported, not waited.
+ * @property {number} [requestTimeoutMs=15000] one attempt's limit (the broker's own is 9 s).
+ * @property {number} [renewRetrySeconds=15] wait before a failed renewal is tried again.
+ * @property {boolean} [requireIntegrity=false] refuse a library the broker gives no SRI for.
+ * @property {string[]} [activityEvents] library events that mean the shopper is busy.
+ */
+
+/**
+ * @typedef {object} Session
+ * @property {string} sessionToken Payroc's session token.
+ * @property {string} expiresAt as the broker sent it (the server's clock).
+ * @property {number} expiresAtMs expiry in this browser's clock (epoch ms, skew corrected).
+ * @property {number} mintedAtMs when the broker's answer arrived (browser clock).
+ * @property {number} renewAtMs when the helper plans to renew it (browser clock).
+ * @property {number} clockOffsetMs server clock minus browser clock (0 when under 1 s).
+ * @property {string} idempotencyKey the key it was minted under.
+ * @property {number} renewals renewals before this session: 0 for the first.
+ * @property {string} scenario
+ * @property {string} processingTerminalId
+ * @property {string} libVersion
+ * @property {string} scriptUrl
+ * @property {string} [scriptIntegrity]
+ */
+
+/**
+ * What went wrong, shaped like the broker's `application/problem+json`.
+ * `willRetry` says whether the helper is already trying again (`retryInMs` from now).
+ */
+export class CheckoutProblem extends Error {
+  /**
+   * @param {object} fields
+   * @param {string} fields.type a URI: the broker's problem type or one of the helper's.
+   * @param {string} fields.title short, stable summary.
+   * @param {string} fields.detail what happened this time.
+   * @param {number} [fields.status] the broker's HTTP status, when it answered.
+   * @param {number} [fields.retryAfterSeconds] the broker's `Retry-After`.
+   * @param {*} [fields.cause] the underlying error or library event.
+   */
+  constructor({ type, title, detail, status, retryAfterSeconds, cause }) {
+    super(`${title}: ${detail}`, { cause });
+    this.name = "CheckoutProblem";
+    this.type = type;
+    this.title = title;
+    this.detail = detail;
+    this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
+    /** @type {"start"|"renewal"|"submit"|undefined} */
+    this.phase = undefined;
+    this.attempt = undefined;
+    this.willRetry = false;
+    this.retryInMs = undefined;
+  }
+}
+
+/**
+ * Creates a checkout; nothing happens until {@link Checkout#start}.
+ * @param {CheckoutOptions} options
+ * @returns {Checkout}
+ */
+export function createCheckout(options) {
+  return new Checkout(options);
+}
+
+/** One Hosted Fields form on a page, kept alive across session expiries. */
+export class Checkout {
+  #options;
+  /** Event name → handlers the caller registered (`options.on` and {@link Checkout#on}). */
+  #handlers = new Map();
+  #instance = null;
+  #session = null;
+  #renewals = 0;
+  #state = "new";
+  #startPromise = null;
+  #renewing = null;
+  #timer = null;
+  #lastActivityAt = 0;
+  #submittingSince = 0;
+  /** Set when a submission failed on an expired session: rebuild now, do not wait for idle. */
+  #deadForm = false;
+  #abort = new AbortController();
+  #onVisible = () => this.#visibilityChanged();
+
+  /** @param {CheckoutOptions} options */
+  constructor(options) {
+    this.#options = resolveOptions(options);
+    for (const [event, handler] of Object.entries(this.#options.on)) this.on(event, handler);
+  }
+
+  /** The current session, or null before the first form is ready. @returns {Session|null} */
+  get session() {
+    return this.#session && { ...this.#session };
+  }
+
+  /** Renewals so far. */
+  get renewals() {
+    return this.#renewals;
+  }
+
+  /** `new`, `starting`, `ready`, `renewing`, `failed` (start gave up) or `destroyed`. */
+  get state() {
+    return this.#state;
+  }
+
+  /** The current `Payroc.hostedFields` instance (for library calls the helper does not wrap). */
+  get instance() {
+    return this.#instance;
+  }
+
+  /**
+   * Mints the first session, loads the library and builds the form. Never rejects: problems
+   * go to `onError`; it resolves with the session, or null if it gave up (call it again to
+   * retry, e.g. from a "Try again" button).
+   * @returns {Promise<Session|null>}
+   */
+  start() {
+    if (this.#state === "destroyed") return Promise.resolve(null);
+    if (!this.#startPromise) {
+      this.#state = "starting";
+      document.addEventListener("visibilitychange", this.#onVisible);
+      window.addEventListener("pageshow", this.#onVisible);
+      this.#startPromise = this.#replaceSession("start").then((ok) => {
+        if (!ok && this.#state !== "destroyed") {
+          this.#state = "failed";
+          this.#startPromise = null;
+        }
+        return ok ? this.session : null;
+      });
+    }
+    return this.#startPromise;
+  }
+
+  /**
+   * Adds a library event handler, kept across renewals.
+   * @param {string} event e.g. `submissionSuccess`, `error`, `focus`.
+   * @param {function(*): void} handler
+   */
+  on(event, handler) {
+    const known = this.#handlers.has(event);
+    if (!known) this.#handlers.set(event, new Set());
+    this.#handlers.get(event).add(handler);
+    if (!known && this.#instance) this.#instance.on(event, (payload) => this.#dispatch(event, payload));
+    return this;
+  }
+
+  /**
+   * Submits the form through the library's `submit()`; the outcome arrives as the
+   * `submissionSuccess` or `error` event. Renewal waits while a submission is in flight.
+   */
+  submit() {
+    if (!this.#instance || typeof this.#instance.submit !== "function") {
+      this.#report(problem(PROBLEM.library, "The payment form is not ready", "There is no form to submit yet."), "submit");
+      return;
+    }
+    this.#submittingSince = Date.now();
+    this.#instance.submit();
+  }
+
+  /** Renews now, whatever the shopper is doing (e.g. after a long pause the page detected). */
+  renew() {
+    return this.#replaceSession("renewal");
+  }
+
+  /** Tears the form down and stops all timers and requests. */
+  destroy() {
+    this.#state = "destroyed";
+    this.#abort.abort();
+    clearTimeout(this.#timer);
+    document.removeEventListener("visibilitychange", this.#onVisible);
+    window.removeEventListener("pageshow", this.#onVisible);
+    this.#teardownInstance();
+  }
+
+  // --- renewal -------------------------------------------------------------------------------
+
+  /**
+   * Mints a session and mounts a new form with it. Single flight: concurrent callers share
+   * one attempt. Minting comes first, so the old form keeps working while the broker answers.
+   * @param {"start"|"renewal"} phase
+   * @param {{waitForIdle?: boolean}} [how] wait for the shopper to pause before swapping.
+   * @returns {Promise<boolean>} whether a new form is up.
+   */
+  #replaceSession(phase, { waitForIdle = false } = {}) {
+    this.#renewing ??= this.#mintAndMount(phase, waitForIdle).finally(() => {
+      this.#renewing = null;
+    });
+    return this.#renewing;
+  }
+
+  async #mintAndMount(phase, waitForIdle) {
+    if (phase === "renewal") this.#state = "renewing";
+    try {
+      const session = await mintSession(this.#options, this.#abort.signal, (p) => this.#report(p, phase));
+      session.renewals = phase === "start" ? 0 : this.#renewals + 1;
+      await loadLibrary(session, this.#options.requireIntegrity);
+      // The shopper may have started typing while the broker answered.
+      if (waitForIdle && !(await this.#waitForIdle())) return false;
+      await this.#mount(session);
+      return true;
+    } catch (error) {
+      if (this.#abort.signal.aborted) return false;
+      const p = asProblem(error);
+      this.#report(p, phase);
+      if (phase === "renewal") {
+        // The old form stays up (it may still have time). A changed library needs a page
+        // reload: minting more sessions would not help.
+        this.#state = "ready";
+        if (p.type !== PROBLEM.script) this.#retryRenewalLater();
+      }
+      return false;
+    }
+  }
+
+  /** Replaces the library instance: the token is read only by the constructor. */
+  async #mount(session) {
+    if (this.#abort.signal.aborted) return;
+    const previous = this.#session;
+    this.#teardownInstance();
+    const config = {
+      ...resolveHostedFieldsOptions(this.#options.hostedFieldsOptions, session),
+      sessionToken: session.sessionToken,
+      mode: session.scenario,
+      fields: this.#options.fields,
+    };
+    const instance = new window.Payroc.hostedFields(config);
+    this.#attachDispatchers(instance);
+    this.#instance = instance;
+    this.#session = session;
+    await instance.initialize();
+    if (this.#abort.signal.aborted) return;
+    if (previous) this.#renewals += 1;
+    this.#deadForm = false;
+    this.#state = "ready";
+    this.#scheduleRenewal();
+    this.#notify("onSession", this.session);
+    if (previous) this.#notify("onRenewal", this.session, previous);
+  }
+
+  #teardownInstance() {
+    const instance = this.#instance;
+    this.#instance = null;
+    this.#submittingSince = 0;
+    if (!instance) return;
+    try {
+      instance.destroy();
+    } catch (error) {
+      console.warn("hosted-fields-broker: destroy() failed", error);
+    }
+  }
+
+  #scheduleRenewal() {
+    clearTimeout(this.#timer);
+    const delay = Math.max(0, this.#session.renewAtMs - Date.now());
+    this.#timer = setTimeout(() => this.#renewalDue(), delay);
+  }
+
+  #retryRenewalLater() {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#renewalDue(), this.#options.renewRetrySeconds * 1000);
+  }
+
+  /**
+   * The renewal point has passed (timer) or the page became visible again. A hidden tab
+   * waits for `visibilitychange`: nobody is looking, and an unattended background tab must
+   * not mint a session every 10 minutes forever.
+   */
+  async #renewalDue() {
+    const due = this.#session;
+    if (!due || this.#renewing || this.#state === "destroyed") return;
+    if (!(await this.#waitForIdle())) return;
+    // Another path (a failed submission, a visibility event) may have renewed meanwhile.
+    if (this.#session !== due) return;
+    await this.#replaceSession("renewal", { waitForIdle: true });
+  }
+
+  #visibilityChanged() {
+    if (document.visibilityState !== "visible" || !this.#session) return;
+    if (Date.now() >= this.#session.renewAtMs) this.#renewalDue();
+  }
+
+  // --- is the shopper using the form? ---------------------------------------------------------
+
+  /**
+   * In use: a submission in flight, a field event within `idleSeconds`, or — while the session
+   * still works — the focus inside a field. Once the session has expired the form is dead
+   * anyway, so focus alone (left there before a coffee) no longer holds renewal back.
+   */
+  #inUse() {
+    const now = Date.now();
+    if (this.#submittingSince && now - this.#submittingSince < SUBMISSION_TIMEOUT_MS) return true;
+    if (now - this.#lastActivityAt < this.#options.idleSeconds * 1000) return true;
+    const expired = this.#session && now >= this.#session.expiresAtMs;
+    return !expired && focusInside(this.#options.fieldTargets);
+  }
+
+  /** Resolves true once the form is idle, false if the checkout was destroyed meanwhile. */
+  async #waitForIdle() {
+    while (!this.#deadForm && this.#inUse()) {
+      if (!(await sleep(IDLE_POLL_MS, this.#abort.signal))) return false;
+    }
+    return !this.#abort.signal.aborted;
+  }
+
+  // --- library events -------------------------------------------------------------------------
+
+  /** One listener per event name (the library may keep only one), fanned out here. */
+  #attachDispatchers(instance) {
+    const events = new Set([
+      ...this.#options.activityEvents,
+      "submissionSuccess",
+      "error",
+      ...this.#handlers.keys(),
+    ]);
+    for (const event of events) instance.on(event, (payload) => this.#dispatch(event, payload));
+  }
+
+  #dispatch(event, payload) {
+    if (this.#options.activityEvents.includes(event)) this.#lastActivityAt = Date.now();
+    if (event === "submissionSuccess") this.#submittingSince = 0;
+    if (event === "error" && this.#handleLibraryError(payload)) return;
+    for (const handler of this.#handlers.get(event) ?? []) {
+      try {
+        handler(payload);
+      } catch (error) {
+        console.error(`hosted-fields-broker: the ${event} handler threw`, error);
+      }
+    }
+  }
+
+  /**
+   * A submission refused because the session died mid-entry: instead of leaving a dead form,
+   * rebuild it at once with a new session and tell the caller why the fields are empty.
+   * @returns {boolean} true if handled here (not passed to the caller's `error` handler).
+   */
+  #handleLibraryError(event) {
+    const wasSubmitting = this.#submittingSince !== 0;
+    this.#submittingSince = 0;
+    const pastExpiry = this.#session && Date.now() >= this.#session.expiresAtMs;
+    const expired = /expired/i.test(String(event?.type ?? "")) || (wasSubmitting && pastExpiry);
+    if (!expired) return false;
+    const reloaded = problem(
+      PROBLEM.sessionExpired,
+      "The payment form expired",
+      "The payment form had been open too long and was reloaded: please enter your card details again.",
+      { cause: event },
+    );
+    this.#report(reloaded, "submit");
+    this.#deadForm = true;
+    this.#replaceSession("renewal");
+    return true;
+  }
+
+  // --- callbacks ------------------------------------------------------------------------------
+
+  /** @param {CheckoutProblem} p @param {"start"|"renewal"|"submit"} phase */
+  #report(p, phase) {
+    p.phase ??= phase;
+    this.#notify("onError", p);
+  }
+
+  #notify(name, ...args) {
+    const callback = this.#options[name];
+    if (!callback) return;
+    try {
+      callback(...args);
+    } catch (error) {
+      console.error(`hosted-fields-broker: ${name} threw`, error);
+    }
+  }
+}
+
+// --- options ------------------------------------------------------------------------------------
+
+function resolveOptions(options) {
+  if (!options || typeof options !== "object") throw new TypeError("createCheckout: options are required");
+  if (!options.fields || typeof options.fields !== "object") throw new TypeError("createCheckout: `fields` is required");
+  const resolved = { ...DEFAULTS, on: {}, onError: defaultOnError, ...stripUndefined(options) };
+  resolved.brokerUrl = String(options.brokerUrl ?? new URL(import.meta.url).origin).replace(/\/+$/, "");
+  resolved.fieldTargets = collectTargets(options.fields);
+  return resolved;
+}
+
+function stripUndefined(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+}
+
+function defaultOnError(p) {
+  console.error("hosted-fields-broker:", p);
+}
+
+function resolveHostedFieldsOptions(extra, session) {
+  return typeof extra === "function" ? extra({ ...session }) : { ...extra };
+}
+
+/** Every `target` selector in the library's `fields` configuration, however deep. */
+function collectTargets(fields) {
+  const targets = [];
+  const walk = (node) => {
+    if (!node || typeof node !== "object") return;
+    if (typeof node.target === "string") targets.push(node.target);
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(fields);
+  return targets;
+}
+
+/** True if the focused element (an iframe, for the real library) sits inside a field target. */
+function focusInside(selectors) {
+  const active = document.activeElement;
+  if (!active || active === document.body) return false;
+  return selectors.some((selector) => document.querySelector(selector)?.contains(active));
+}
+
+// --- minting a session ----------------------------------------------------------------------------
+
+/**
+ * Asks the broker for one session. A fresh `Idempotency-Key` per session; the same key for
+ * every retry of it, so a retry after a lost answer gets the same session back from Payroc
+ * instead of a second one, and a renewal never replays an expired one.
+ * @param {function(CheckoutProblem): void} onRetry told about each failure that is retried.
+ * @returns {Promise<Session>}
+ */
+async function mintSession(options, signal, onRetry) {
+  const key = crypto.randomUUID();
+  for (let attempt = 1; ; attempt += 1) {
+    const outcome = await attemptMint(options, key, signal);
+    if (outcome.session) return outcome.session;
+    const p = outcome.problem;
+    p.attempt = attempt;
+    const delay = retryDelayMs(outcome, attempt, options);
+    if (delay === null) {
+      if (p.type === PROBLEM.network) p.detail = await diagnoseUnreachable(options.brokerUrl, signal);
+      throw p;
+    }
+    p.willRetry = true;
+    p.retryInMs = delay;
+    onRetry(p);
+    if (!(await sleep(delay, signal))) throw p;
+  }
+}
+
+/**
+ * One POST. Resolves `{session}` or `{problem, retryable}`; never rejects, except when the
+ * checkout is destroyed mid-request.
+ */
+async function attemptMint(options, key, outerSignal) {
+  const body = stripUndefined({ scenario: options.scenario, processingTerminalId: options.processingTerminalId });
+  const signal = withTimeout(outerSignal, options.requestTimeoutMs);
+  const sentAt = Date.now();
+  let response;
+  try {
+    response = await fetch(`${options.brokerUrl}/hosted-fields/session`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      signal,
+    });
+  } catch (error) {
+    if (outerSignal.aborted) throw error;
+    const detail = signal.aborted ? "The broker did not answer in time." : "The broker could not be reached.";
+    return { problem: problem(PROBLEM.network, "Cannot reach the payment service", detail, { cause: error }), retryable: true };
+  }
+  const receivedAt = Date.now();
+  if (response.status === 201) return parseSession(response, key, options, sentAt, receivedAt);
+  return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
+}
+
+/** Combines the caller's signal with a per-attempt timeout. */
+function withTimeout(signal, ms) {
+  const timeout = AbortSignal.timeout(ms);
+  return AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+async function parseSession(response, key, options, sentAt, receivedAt) {
+  const body = await response.json().catch(() => null);
+  const serverExpiry = Date.parse(body?.expiresAt ?? "");
+  if (!body?.sessionToken || Number.isNaN(serverExpiry) || !body.scriptUrl) {
+    const p = problem(PROBLEM.invalidResponse, "Unexpected answer from the payment service", "The session response lacks a token, an expiry or a script URL.", { status: response.status });
+    return { problem: p, retryable: false };
+  }
+  const clockOffsetMs = clockOffset(response.headers.get("Date"), sentAt, receivedAt);
+  const expiresAtMs = serverExpiry - clockOffsetMs;
+  // Never plan a renewal in the first half of a session's life: a short session (a test, a
+  // broker misconfiguration) would otherwise be renewed in a tight loop.
+  const leadMs = Math.min(options.renewLeadSeconds * 1000, (expiresAtMs - receivedAt) / 2);
+  const session = {
+    sessionToken: body.sessionToken,
+    expiresAt: body.expiresAt,
+    expiresAtMs,
+    mintedAtMs: receivedAt,
+    renewAtMs: expiresAtMs - Math.max(0, leadMs),
+    clockOffsetMs,
+    idempotencyKey: key,
+    renewals: 0,
+    scenario: body.scenario ?? options.scenario,
+    processingTerminalId: body.processingTerminalId,
+    libVersion: body.libVersion,
+    scriptUrl: body.scriptUrl,
+    scriptIntegrity: body.scriptIntegrity,
+  };
+  return { session };
+}
+
+/**
+ * Server clock minus browser clock, from the response's `Date` (exposed by the broker's CORS
+ * headers). The server's clock read somewhere in [Date, Date + 1 s) while the request was in
+ * flight: compare the middle of both intervals.
+ */
+function clockOffset(dateHeader, sentAt, receivedAt) {
+  const server = Date.parse(dateHeader ?? "");
+  if (Number.isNaN(server)) return 0;
+  const offset = Math.round(server + 500 - (sentAt + receivedAt) / 2);
+  return Math.abs(offset) < MIN_CLOCK_OFFSET_MS ? 0 : offset;
+}
+
+/** The broker's problem+json, or the best description of a non-problem answer. */
+async function readProblem(response) {
+  const body = await response.json().catch(() => null);
+  const retryAfterSeconds = parseRetryAfter(response.headers.get("Retry-After"));
+  return problem(
+    body?.type ?? "about:blank",
+    body?.title ?? `HTTP ${response.status}`,
+    body?.detail ?? (response.statusText || "The payment service answered with an error."),
+    { status: response.status, retryAfterSeconds },
+  );
+}
+
+/** Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or undefined. */
+function parseRetryAfter(header) {
+  if (header == null || header.trim() === "") return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000);
+}
+
+/**
+ * Milliseconds to wait before the next attempt, or null to give up. Network failures and
+ * 408/429/502/503/504 are retried up to `retries` times; `Retry-After` is honoured when it
+ * is at most `maxRetryAfterSeconds` (a longer one is reported at once: better tell the
+ * shopper than spin); other statuses are the caller's problem and never retried.
+ */
+function retryDelayMs({ problem: p, retryable }, attempt, options) {
+  if (!retryable || attempt > options.retries) return null;
+  if (p.retryAfterSeconds !== undefined) {
+    if (p.retryAfterSeconds > options.maxRetryAfterSeconds) return null;
+    return p.retryAfterSeconds * 1000;
+  }
+  const ceiling = Math.min(MAX_BACKOFF_MS, options.retryBaseMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/**
+ * A failed `fetch` says nothing about why. For a cross-origin broker, an opaque no-cors probe
+ * tells "answers, but not to this page" (CORS) from "cannot be reached at all".
+ */
+async function diagnoseUnreachable(brokerUrl, signal) {
+  const unreachable = `The payment service at ${brokerUrl} could not be reached (network error, timeout, or blocked by this page's Content-Security-Policy connect-src).`;
+  if (new URL(brokerUrl, location.href).origin === location.origin) return unreachable;
+  try {
+    await fetch(`${brokerUrl}/healthz`, { mode: "no-cors", credentials: "omit", cache: "no-store", signal });
+  } catch {
+    return unreachable;
+  }
+  return `The payment service at ${brokerUrl} answered, but not to this page: this page's origin (${location.origin}) is not allowed by the broker's CORS configuration.`;
+}
+
+// --- the library script ---------------------------------------------------------------------------
+
+/** The one library script of this page: it cannot be swapped once loaded. */
+let library = null;
+
+/**
+ * Loads the Hosted Fields script the session names, once per page, with its SRI hash and
+ * `crossorigin="anonymous"` (SRI on a cross-origin script needs a CORS fetch).
+ */
+function loadLibrary(session, requireIntegrity) {
+  const { scriptUrl, scriptIntegrity } = session;
+  if (library) {
+    if (library.url === scriptUrl) return library.promise;
+    return Promise.reject(problem(PROBLEM.script, "The payment library changed", `This page runs ${library.url}, but the new session needs ${scriptUrl}; reload the page.`));
+  }
+  if (requireIntegrity && !scriptIntegrity) {
+    return Promise.reject(problem(PROBLEM.script, "The payment library has no integrity hash", `The broker gave no SRI hash for ${scriptUrl}.`));
+  }
+  const promise = new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = scriptUrl;
+    if (scriptIntegrity) script.integrity = scriptIntegrity;
+    script.crossOrigin = "anonymous";
+    script.async = true;
+    script.onload = () => {
+      if (typeof window.Payroc?.hostedFields === "function") resolve();
+      else reject(problem(PROBLEM.script, "The payment library did not load", `${scriptUrl} did not define Payroc.hostedFields.`));
+    };
+    script.onerror = () => {
+      library = null; // a later session may try again
+      script.remove();
+      reject(problem(PROBLEM.script, "The payment library did not load", `${scriptUrl} failed to load: network error, blocked by Content-Security-Policy, or its integrity hash did not match.`));
+    };
+    document.head.append(script);
+  });
+  library = { url: scriptUrl, promise };
+  return promise;
+}
+
+// --- small helpers --------------------------------------------------------------------------------
+
+function problem(type, title, detail, extra = {}) {
+  return new CheckoutProblem({ type, title, detail, ...extra });
+}
+
+/** Anything thrown (a library exception, a bug) as a problem the caller can show. */
+function asProblem(error) {
+  if (error instanceof CheckoutProblem) return error;
+  return problem(PROBLEM.library, "The payment form failed", String(error?.message ?? error), { cause: error });
+}
+
+/** Resolves true after `ms`, or false at once when `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -45,7 +45,8 @@ struct AuthorizeResponse {
 
 impl PayrocClient {
     /// Fetches a fresh Bearer token. Reads the API key (file sources are re-read) each time.
-    #[tracing::instrument(name = "payroc.authorize", skip_all, err(Display))]
+    // Failures are logged once, by the refresher, with what it does next.
+    #[tracing::instrument(name = "payroc.authorize", level = "debug", skip_all)]
     pub async fn authorize(&self) -> Result<AccessToken, PayrocError> {
         let key = self
             .api_key

@@ -76,7 +76,8 @@ pub fn session_url(api_url: &Url, terminal: &str) -> Url {
 
 impl PayrocClient {
     /// One attempt at creating a session. The caller owns retries and the idempotency key.
-    #[tracing::instrument(name = "payroc.create_session", skip_all, fields(idempotency_key = %key), err(Display))]
+    // Failures are logged once, where the request is answered.
+    #[tracing::instrument(name = "payroc.create_session", level = "debug", skip_all)]
     pub async fn create_session(
         &self,
         url: &Url,

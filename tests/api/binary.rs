@@ -149,7 +149,7 @@ fn demo_serves_sessions_and_exits_zero_on_sigterm() {
                 .text()
                 .await
                 .unwrap()
-                .contains("hosted-fields-broker demo")
+                .contains("/hosted-fields/broker.js")
         );
         let created = client
             .post(format!("{url}hosted-fields/session"))

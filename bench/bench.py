@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Benchmark: the broker against a bare pass-through reference and the upstream itself.
+
+Everything runs on this machine, on loopback: nginx stands in for Payroc with fixed answers,
+`bench-reference` (bench/reference) is the ceiling for an axum + reqwest proxy, and the
+broker runs its release build at its production log level. wrk drives each with the same
+load, alternating broker / reference / upstream-direct over several rounds; medians are
+reported, and ratios against the reference from the same run (machines here are shared and
+noisy, so absolute numbers mean little). Run through bench/run.sh, which builds and installs.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "target" / "release"
+BROKER = RELEASE / "hosted-fields-broker"
+REFERENCE = RELEASE / "bench-reference"
+SESSION_PATH = "/v1/processing-terminals/1234001/hosted-fields-sessions"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, started, timeout=10.0):
+    """Seconds from `started` until the port accepts a connection."""
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.05):
+                return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.0005)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def proc_status(pid, field):
+    """A /proc/PID/status field in KiB (VmRSS now, VmHWM peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+class Upstream:
+    """nginx with the fixed answers of bench/nginx.conf.in."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.port = free_port()
+        conf = (ROOT / "bench" / "nginx.conf.in").read_text()
+        conf = conf.replace("@DIR@", str(workdir)).replace("@PORT@", str(self.port))
+        self.conf = workdir / "nginx.conf"
+        self.conf.write_text(conf)
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(workdir), "-e", str(workdir / "nginx-error.log")], check=True)
+        wait_listening(self.port, time.perf_counter())
+
+    @property
+    def identity_log(self):
+        return self.dir / "identity.log"
+
+    def identity_calls(self):
+        return len(self.identity_log.read_text().splitlines()) if self.identity_log.exists() else 0
+
+    def reset_identity_log(self):
+        self.identity_log.write_text("")
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "reopen"], check=True)
+        time.sleep(0.2)
+
+    def stop(self):
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
+
+
+def start_broker(upstream, port):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BROKER__SERVER__LISTEN": f"127.0.0.1:{port}",
+        "BROKER__PAYROC__IDENTITY_URL": f"http://127.0.0.1:{upstream.port}/authorize",
+        "BROKER__PAYROC__API_URL": f"http://127.0.0.1:{upstream.port}/v1",
+        "BROKER__PAYROC__API_KEY": "bench-api-key",
+        "BROKER__PAYROC__TERMINALS": "1234001",
+        "BROKER__LOG__FORMAT": "json",
+        # Production-like: the default filter (info for the broker, warn for the rest).
+    }
+    started = time.perf_counter()
+    process = subprocess.Popen([str(BROKER), "serve"], env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, started
+
+
+def start_reference(upstream, port):
+    url = f"http://127.0.0.1:{upstream.port}{SESSION_PATH}"
+    started = time.perf_counter()
+    process = subprocess.Popen([str(REFERENCE), f"127.0.0.1:{port}", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, started
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+RESULT = re.compile(r"RESULT rps=(\S+) p50_ms=(\S+) p99_ms=(\S+) p999_ms=(\S+) errors=(\d+) non2xx=(\d+) requests=(\d+)")
+
+
+def wrk(url, connections, seconds, threads=2):
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(ROOT / "bench" / "post.lua"), url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    match = RESULT.search(out)
+    if not match:
+        raise RuntimeError(f"wrk printed no RESULT:\n{out}")
+    rps, p50, p99, p999, errors, non2xx, requests = match.groups()
+    return {"rps": float(rps), "p50": float(p50), "p99": float(p99), "p999": float(p999),
+            "errors": int(errors) + int(non2xx), "requests": int(requests)}
+
+
+def hey(url, total=None, concurrency=16, seconds=None, rate=None):
+    """hey's latency percentiles (ms) and status counts; `rate` is the total requests/s."""
+    cmd = ["hey", "-m", "POST", "-T", "application/json", "-d", '{"scenario":"payment"}', "-c", str(concurrency)]
+    if total:
+        cmd += ["-n", str(total)]
+    if seconds:
+        cmd += ["-z", f"{seconds}s"]
+    if rate:
+        cmd += ["-q", f"{max(rate / concurrency, 1):.1f}"]
+    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    percentiles = {int(p): float(s) * 1000 for p, s in re.findall(r"(\d+)% in ([\d.]+) secs", out)}
+    statuses = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    errors = sum(int(n) for n in re.findall(r"\[(\d+)\]\s+\S.*", out.split("Error distribution:")[1])) if "Error distribution:" in out else 0
+    return {"percentiles": percentiles, "statuses": statuses, "errors": errors}
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=10, help="measured window per run")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
+    parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.seconds, args.warmup, args.burst = 1, 1, 1, 100
+
+    workdir = Path(tempfile.mkdtemp(prefix="hfb-bench-"))
+    upstream = Upstream(workdir)
+    processes = []
+    try:
+        report = run(args, upstream, processes)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                stop(process)
+        upstream.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_report(args, report)
+    if report["failures"]:
+        print("FAILED: " + "; ".join(report["failures"]))
+        sys.exit(1)
+
+
+def run(args, upstream, processes):
+    report = {"failures": []}
+    # Start-up to listening, median of five fresh starts.
+    startups = []
+    for _ in range(5):
+        port = free_port()
+        process, started = start_broker(upstream, port)
+        startups.append(wait_listening(port, started))
+        stop(process)
+    report["startup_ms"] = median(startups) * 1000
+    report["binary_mb"] = BROKER.stat().st_size / 1e6
+
+    broker_port, reference_port = free_port(), free_port()
+    broker, started = start_broker(upstream, broker_port)
+    processes.append(broker)
+    wait_listening(broker_port, started)
+    reference, started = start_reference(upstream, reference_port)
+    processes.append(reference)
+    wait_listening(reference_port, started)
+    time.sleep(0.5)
+    report["rss_idle_mb"] = proc_status(broker.pid, "VmRSS") / 1024
+
+    targets = {
+        "broker": f"http://127.0.0.1:{broker_port}/hosted-fields/session",
+        "reference": f"http://127.0.0.1:{reference_port}/hosted-fields/session",
+        "upstream": f"http://127.0.0.1:{upstream.port}{SESSION_PATH}",
+    }
+    runs = {name: [] for name in targets}
+    for round_no in range(args.rounds):
+        order = list(targets)[round_no % 3:] + list(targets)[:round_no % 3]
+        for name in order:
+            wrk(targets[name], args.connections, args.warmup)
+            runs[name].append(wrk(targets[name], args.connections, args.seconds))
+    report["runs"] = runs
+    report["rss_peak_mb"] = proc_status(broker.pid, "VmHWM") / 1024
+    summary = {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "p999")} | {"errors": sum(r["errors"] for r in rs)}
+               for name, rs in runs.items()}
+    report["summary"] = summary
+
+    # Added latency at half of the broker's max throughput, against the upstream itself.
+    rate = summary["broker"]["rps"] / 2
+    half = {}
+    for name in ("broker", "upstream"):
+        p99s = [hey(targets[name], seconds=args.seconds, rate=rate)["percentiles"].get(99, float("nan")) for _ in range(max(1, args.rounds // 2))]
+        half[name] = median(p99s)
+    report["half_load"] = {"rate": rate, "broker_p99": half["broker"], "upstream_p99": half["upstream"],
+                           "added_p99": half["broker"] - half["upstream"]}
+
+    # Cold start: a freshly started broker meets `burst` concurrent first requests.
+    stop(broker)
+    upstream.reset_identity_log()
+    cold_port = free_port()
+    cold, started = start_broker(upstream, cold_port)
+    processes.append(cold)
+    wait_listening(cold_port, started)
+    burst = hey(f"http://127.0.0.1:{cold_port}/hosted-fields/session", total=args.burst, concurrency=args.burst)
+    created = burst["statuses"].get(201, 0)
+    report["cold"] = {"identity_calls": upstream.identity_calls(), "created": created,
+                      "errors": args.burst - created, "statuses": burst["statuses"]}
+    stop(cold)
+
+    if report["cold"]["identity_calls"] != 1:
+        report["failures"].append(f"cold burst made {report['cold']['identity_calls']} identity calls")
+    if report["cold"]["errors"]:
+        report["failures"].append(f"cold burst had {report['cold']['errors']} errors: {burst['statuses']}")
+    if summary["broker"]["errors"]:
+        report["failures"].append(f"broker runs had {summary['broker']['errors']} errors")
+    return report
+
+
+def print_report(args, report):
+    s = report["summary"]
+    print(f"\nhosted-fields-broker benchmark: {args.rounds} rounds x {args.seconds}s, {args.connections} connections, "
+          f"{os.cpu_count()} CPUs, medians\n")
+    print(f"| target | requests/s | p50 ms | p99 ms | p99.9 ms | errors |")
+    print(f"| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name in ("broker", "reference", "upstream"):
+        r = s[name]
+        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {r['errors']} |")
+    h, c = report["half_load"], report["cold"]
+    print()
+    print(f"- half load ({h['rate']:.0f} req/s): broker p99 {h['broker_p99']:.2f} ms, upstream direct p99 "
+          f"{h['upstream_p99']:.2f} ms, added p99 {h['added_p99']:.2f} ms")
+    print(f"- cold burst of {args.burst}: {c['identity_calls']} identity call(s), {c['created']} created, {c['errors']} errors")
+    print(f"- broker RSS: idle {report['rss_idle_mb']:.1f} MB, peak {report['rss_peak_mb']:.1f} MB at {args.connections} connections")
+    print(f"- start-up to listening: {report['startup_ms']:.1f} ms (median of 5); release binary {report['binary_mb']:.1f} MB")
+    throughput = s["broker"]["rps"] / s["reference"]["rps"]
+    p99 = s["broker"]["p99"] / s["reference"]["p99"]
+    print(f"RATIOS broker/reference: throughput {throughput:.3f}, p99 {p99:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The benchmark's one entry command: installs its tools, builds both release binaries, runs.
+#   bench/run.sh            full run (5 rounds x 10 s; about 5 minutes)
+#   bench/run.sh --smoke    a quick run that only proves the harness works (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in wrk hey nginx; do command -v "$tool" >/dev/null || need+=("$tool"); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk hey nginx-light >/dev/null
+fi
+# A thousand concurrent connections need more than the default 1024 descriptors.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --locked -p hosted-fields-broker -p bench-reference
+exec python3 bench/bench.py "$@"
