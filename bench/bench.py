@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
-BROKER = RELEASE / "hosted-fields-broker"
-REFERENCE = RELEASE / "bench-reference"
+BUILD = ROOT / os.environ.get("BENCH_TARGET_DIR", "target/release")
+BROKER = BUILD / "hosted-fields-broker"
+REFERENCE = BUILD / "bench-reference"
 SESSION_PATH = "/v1/processing-terminals/1234001/hosted-fields-sessions"
 
 
@@ -265,7 +265,7 @@ def print_report(args, report):
           f"{h['upstream_p99']:.2f} ms, added p99 {h['added_p99']:.2f} ms")
     print(f"- cold burst of {args.burst}: {c['identity_calls']} identity call(s), {c['created']} created, {c['errors']} errors")
     print(f"- broker RSS: idle {report['rss_idle_mb']:.1f} MB, peak {report['rss_peak_mb']:.1f} MB at {args.connections} connections")
-    print(f"- start-up to listening: {report['startup_ms']:.1f} ms (median of 5); release binary {report['binary_mb']:.1f} MB")
+    print(f"- start-up to listening: {report['startup_ms']:.1f} ms (median of 5); binary {report['binary_mb']:.1f} MB ({BUILD.name} build)")
     throughput = s["broker"]["rps"] / s["reference"]["rps"]
     p99 = s["broker"]["p99"] / s["reference"]["p99"]
     print(f"RATIOS broker/reference: throughput {throughput:.3f}, p99 {p99:.3f}")
