@@ -1,13 +1,17 @@
 # hosted-fields-broker: one static (musl) binary in a scratch image, running as non-root.
 #
 #   docker build -t hosted-fields-broker .                  # builds the binary in the rust stage
-#   buildah bud --format docker -t hosted-fields-broker .   # the same with buildah
+#   buildah bud --format docker -t hosted-fields-broker .   # the same with buildah >= 1.29
+#
+# buildah before 1.29 (Debian 12 ships 1.28) ignores an ARG's default when it resolves
+# `FROM ${BINARY_FROM}` (containers/buildah#4366): it skips the rust stage, then tries to pull
+# an image called "build". Pass the default explicitly there: `--build-arg BINARY_FROM=build`.
 #
 # Where no base image can be pulled (an offline builder), build the binary on the host and
 # copy it in instead; the rust stage is then skipped (BuildKit and buildah >= 1.28 both skip
 # stages the target does not need):
 #
-#   cargo build --release --locked --target x86_64-unknown-linux-musl
+#   cargo build --release --locked --target x86_64-unknown-linux-musl -p hosted-fields-broker
 #   cp /etc/ssl/certs/ca-certificates.crt .
 #   buildah bud --format docker --build-arg BINARY_FROM=prebuilt -t hosted-fields-broker .
 #

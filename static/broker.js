@@ -342,9 +342,10 @@ export class Checkout {
   async #renewalDue() {
     const due = this.#session;
     if (!due || this.#renewing || this.#state === "destroyed") return;
+    if (document.visibilityState === "hidden") return;
     if (!(await this.#waitForIdle())) return;
     // Another path (a failed submission, a visibility event) may have renewed meanwhile.
-    if (this.#session !== due) return;
+    if (this.#session !== due || document.visibilityState === "hidden") return;
     await this.#replaceSession("renewal", { waitForIdle: true });
   }
 
@@ -496,7 +497,7 @@ function focusInside(selectors) {
  * @returns {Promise<Session>}
  */
 async function mintSession(options, signal, onRetry) {
-  const key = crypto.randomUUID();
+  const key = newIdempotencyKey();
   for (let attempt = 1; ; attempt += 1) {
     const outcome = await attemptMint(options, key, signal);
     if (outcome.session) return outcome.session;
@@ -682,6 +683,19 @@ function loadLibrary(session, requireIntegrity) {
 }
 
 // --- small helpers --------------------------------------------------------------------------------
+
+/**
+ * A UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost); a demo
+ * opened over plain http on a LAN address still has `getRandomValues`.
+ */
+function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 function problem(type, title, detail, extra = {}) {
   return new CheckoutProblem({ type, title, detail, ...extra });

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use axum::{
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -27,6 +27,18 @@ pub async fn broker_js(headers: HeaderMap) -> Response {
         (
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
+        ),
+        // Browsers fetch module scripts with CORS. The code is public and sent without
+        // credentials, so any page may import it: a page on an origin the session endpoint
+        // does not allow then still gets the helper's clear error instead of a failed import.
+        // (For allowed origins the CORS layer puts the exact origin in its place.)
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("cross-origin"),
         ),
     ];
     if headers

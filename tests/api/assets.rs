@@ -45,6 +45,35 @@ async fn broker_js_is_served_as_a_module_with_an_etag_and_revalidates_with_304()
 }
 
 #[tokio::test]
+async fn broker_js_is_importable_from_any_origin_with_exactly_one_allow_origin() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        settings: Box::new(|raw| {
+            raw.cors.allowed_origins = vec!["https://shop.example.com".into()]
+        }),
+        ..Default::default()
+    })
+    .await;
+    for (origin, expected) in [
+        ("https://elsewhere.example.com", "*"),
+        ("https://shop.example.com", "https://shop.example.com"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/hosted-fields/broker.js"))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        let values: Vec<_> = response
+            .headers()
+            .get_all("access-control-allow-origin")
+            .iter()
+            .collect();
+        assert_eq!(values, [expected], "{origin}");
+    }
+}
+
+#[tokio::test]
 async fn fake_cdn_serves_the_standin_whose_sri_matches_its_bytes() {
     let app = spawn_app().await;
     let response = app
