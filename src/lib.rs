@@ -11,13 +11,15 @@
 //! - [`mint`]: one session request against Payroc, retries and 401 replay included;
 //! - [`token`]: the Bearer token cache, its refresh task and pure refresh policy;
 //! - [`payroc`]: the upstream HTTP client and wire types;
-//! - [`fake_payroc`]: an in-process fake of Payroc for tests and `demo`; [`demo`]: that mode.
+//! - [`fake_payroc`]: an in-process fake of Payroc for tests and `demo`; [`demo`]: that mode;
+//! - [`metrics`], [`limits`] (rate limit, load shedding), [`openapi`], [`healthcheck`].
 
 pub mod callers;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fake_payroc;
+pub mod healthcheck;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;

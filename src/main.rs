@@ -1,6 +1,6 @@
 //! Entry point: parse arguments, load configuration, set up logging, run until stopped.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
 use axum::Router;
 use clap::{Parser, Subcommand};
@@ -28,9 +28,6 @@ enum Command {
     /// 200, else 1. For a container `HEALTHCHECK` (a scratch image has no curl).
     Healthcheck,
 }
-
-/// A Docker health probe that hangs is a failed probe; answer well inside its own timeout.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -96,49 +93,10 @@ async fn healthcheck(cli: &Cli) -> ExitCode {
         Ok(raw) => raw.server.listen,
         Err(error) => return fail(&error),
     };
-    if listen.port() == 0 {
-        return fail(&"healthcheck: server.listen has port 0, so there is no known port to probe");
+    match hosted_fields_broker::healthcheck::probe(listen).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("healthcheck: {error}")),
     }
-    let url = format!("http://{}/healthz", probe_address(listen));
-    // No proxy: an HTTP_PROXY in the container must not carry a loopback probe elsewhere.
-    let client = reqwest::Client::builder()
-        .timeout(HEALTHCHECK_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build();
-    let response = match client {
-        Ok(client) => client.get(&url).send().await,
-        Err(error) => return fail(&format!("healthcheck: {error}")),
-    };
-    match response {
-        Ok(response) if response.status() == reqwest::StatusCode::OK => ExitCode::SUCCESS,
-        Ok(response) => fail(&format!(
-            "healthcheck: {url} answered {}",
-            response.status()
-        )),
-        Err(error) => fail(&format!("healthcheck: {url}: {}", root_cause(&error))),
-    }
-}
-
-/// reqwest's own message only repeats the URL; the innermost cause says what went wrong.
-fn root_cause<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> &'a (dyn std::error::Error + 'static) {
-    std::iter::successors(Some(error), |e| e.source())
-        .last()
-        .unwrap_or(error)
-}
-
-/// A wildcard listener (`0.0.0.0`, `::`) is reached through loopback of the same family.
-fn probe_address(listen: SocketAddr) -> SocketAddr {
-    let mut address = listen;
-    if listen.ip().is_unspecified() {
-        address.set_ip(match listen {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    address
 }
 
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {

@@ -48,7 +48,7 @@ async fn broker_js_is_served_as_a_module_with_an_etag_and_revalidates_with_304()
 async fn broker_js_is_importable_from_any_origin_with_exactly_one_allow_origin() {
     let app = crate::helpers::spawn_app_with(crate::helpers::Options {
         settings: Box::new(|raw| {
-            raw.cors.allowed_origins = vec!["https://shop.example.com".into()]
+            raw.cors.allowed_origins = vec!["https://shop.example.com".into()];
         }),
         ..Default::default()
     })

@@ -208,6 +208,14 @@ fn healthcheck_exits_zero_while_serving_and_one_once_stopped() {
         .status()
         .unwrap();
     assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(child.wait().unwrap().success());
     let stopped = broker(&["healthcheck"], &env).output().unwrap();
     assert_eq!(stopped.status.code(), Some(1));
