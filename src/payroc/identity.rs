@@ -2,24 +2,29 @@
 
 use std::{fmt, time::Duration};
 
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{PayrocClient, PayrocError};
 use crate::metrics::Endpoint;
 
-/// A Bearer token for Payroc's API. Its `Debug` never shows the secret.
+/// A Bearer token for Payroc's API, kept as the ready `Authorization` value (built and
+/// checked once per token, not per request), marked sensitive. Its `Debug` never shows it.
 #[derive(Clone)]
-pub struct BearerToken(SecretString);
+pub struct BearerToken(HeaderValue);
 
 impl BearerToken {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(SecretString::from(secret.into()))
+    /// `None` when the token cannot be sent in a header.
+    pub fn new(secret: &str) -> Option<Self> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {secret}")).ok()?;
+        value.set_sensitive(true);
+        Some(Self(value))
     }
 
     /// The `Authorization` header value. Only the HTTP client should call this.
-    pub fn header_value(&self) -> String {
-        format!("Bearer {}", self.0.expose_secret())
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
     }
 }
 
@@ -88,8 +93,13 @@ fn parse_authorize(body: &[u8]) -> Result<AccessToken, PayrocError> {
         .ok_or_else(|| {
             PayrocError::InvalidResponse("identity answer has no positive expires_in".into())
         })?;
+    let token = BearerToken::new(token.expose_secret()).ok_or_else(|| {
+        PayrocError::InvalidResponse(
+            "identity issued a token that is not a valid header value".into(),
+        )
+    })?;
     Ok(AccessToken {
-        token: BearerToken(token),
+        token,
         expires_in: Duration::from_secs_f64(expires_in.min(86_400.0 * 30.0)),
     })
 }
@@ -100,7 +110,8 @@ mod tests {
 
     #[test]
     fn bearer_token_debug_is_redacted() {
-        let token = BearerToken::new("super-secret-bearer");
+        let token = BearerToken::new("super-secret-bearer").unwrap();
+        assert!(!format!("{:?}", token.header_value()).contains("super-secret-bearer"));
         assert!(!format!("{token:?}").contains("super-secret-bearer"));
         let access = AccessToken {
             token,
@@ -118,6 +129,7 @@ mod tests {
         for bad in [
             &br#"{"expires_in":3600}"#[..],
             br#"{"access_token":"","expires_in":3600}"#,
+            br#"{"access_token":"bad\ntoken","expires_in":3600}"#,
             br#"{"access_token":"t"}"#,
             br#"{"access_token":"t","expires_in":0}"#,
             br#"{"access_token":"t","expires_in":-5}"#,

@@ -123,14 +123,14 @@ impl PayrocError {
     }
 
     /// Classifies a non-success status with its (possibly empty) body.
-    fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+    fn from_status(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Self {
         let code = status.as_u16();
         match code {
             401 => Self::Unauthorized,
             408 | 429 | 500..=599 => Self::Transient {
                 reason: format!("status {code}"),
                 timed_out: false,
-                retry_after: retry_after(headers),
+                retry_after,
             },
             400..=499 => Self::Rejected {
                 status: code,
@@ -204,29 +204,36 @@ impl PayrocClient {
         expected: StatusCode,
         timeout: Duration,
     ) -> Result<Bytes, PayrocError> {
-        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
-            .await
-            .map_err(|_| PayrocError::Transient {
-                reason: "no free upstream connection in time".into(),
-                timed_out: true,
-                retry_after: None,
-            })?
-            .expect("the semaphore is never closed");
+        // The common case takes a free permit at once, without arming a timer.
+        let _permit = match self.connections.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => tokio::time::timeout(timeout, self.connections.acquire())
+                .await
+                .map_err(|_| PayrocError::Transient {
+                    reason: "no free upstream connection in time".into(),
+                    timed_out: true,
+                    retry_after: None,
+                })?
+                .expect("the semaphore is never closed"),
+        };
         let started = Instant::now();
         let answer = async {
             let response = request.timeout(timeout).send().await?;
             let status = response.status();
-            let headers = response.headers().clone();
-            Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
+            // Only an error answer needs its headers (Retry-After).
+            let wait = (status != expected)
+                .then(|| retry_after(response.headers()))
+                .flatten();
+            Ok::<_, reqwest::Error>((status, wait, response.bytes().await?))
         }
         .await;
         let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
         self.metrics.upstream(endpoint, status, started.elapsed());
-        let (status, headers, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
+        let (status, wait, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
         if status == expected {
             Ok(body)
         } else {
-            Err(PayrocError::from_status(status, &headers, &body))
+            Err(PayrocError::from_status(status, wait, &body))
         }
     }
 }
@@ -238,10 +245,8 @@ mod tests {
 
     #[test]
     fn statuses_are_classified_for_callers() {
-        let headers = HeaderMap::new();
-        let of = |code: u16| {
-            PayrocError::from_status(StatusCode::from_u16(code).unwrap(), &headers, b"")
-        };
+        let of =
+            |code: u16| PayrocError::from_status(StatusCode::from_u16(code).unwrap(), None, b"");
         assert!(matches!(of(401), PayrocError::Unauthorized));
         for code in [408, 429, 500, 502, 503, 504] {
             assert!(matches!(of(code), PayrocError::Transient { .. }), "{code}");

@@ -86,15 +86,10 @@ impl PayrocClient {
         body: &CreateSession<'_>,
         timeout: Duration,
     ) -> Result<Session, PayrocError> {
-        let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
-            .map_err(|_| {
-                PayrocError::InvalidResponse("identity issued an unusable token".into())
-            })?;
-        authorization.set_sensitive(true);
         let request = self
             .http
             .post(url.clone())
-            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header(reqwest::header::AUTHORIZATION, token.header_value().clone())
             .header("Idempotency-Key", key.as_str())
             .header(reqwest::header::ACCEPT, "application/json")
             .json(body);

@@ -29,7 +29,7 @@ struct ScriptedSource {
 #[allow(clippy::unnecessary_wraps)] // used as a `Fallback`
 fn token(secs: u64, n: u32) -> Outcome {
     Ok(AccessToken {
-        token: BearerToken::new(format!("token-{n}")),
+        token: BearerToken::new(&format!("token-{n}")).unwrap(),
         expires_in: Duration::from_secs(secs),
     })
 }

@@ -33,9 +33,15 @@ async fn forward(State(upstream): State<Upstream>) -> impl IntoResponse {
         .await;
     match answer {
         Ok(response) => {
-            let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let body = response.bytes().await.unwrap_or_default();
-            (status, [(header::CONTENT_TYPE, "application/json")], Bytes::from(body)).into_response()
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                Bytes::from(body),
+            )
+                .into_response()
         }
         Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
@@ -44,8 +50,12 @@ async fn forward(State(upstream): State<Upstream>) -> impl IntoResponse {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let listen = args.next().expect("usage: bench-reference LISTEN UPSTREAM_SESSIONS_URL");
-    let url = args.next().expect("usage: bench-reference LISTEN UPSTREAM_SESSIONS_URL");
+    let listen = args
+        .next()
+        .expect("usage: bench-reference LISTEN UPSTREAM_SESSIONS_URL");
+    let url = args
+        .next()
+        .expect("usage: bench-reference LISTEN UPSTREAM_SESSIONS_URL");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
