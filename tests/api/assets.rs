@@ -9,12 +9,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn broker_js_is_served_as_a_module_with_an_etag_and_revalidates_with_304() {
     let app = spawn_app().await;
-    let first = app
-        .client
-        .get(app.url("/hosted-fields/broker.js"))
-        .send()
-        .await
-        .unwrap();
+    let first = app.get("/hosted-fields/broker.js").await;
     assert_eq!(first.status(), 200);
     assert!(
         first.headers()["content-type"]

@@ -106,6 +106,15 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// `GET path` on the broker.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request completes")
+    }
+
     /// `POST /hosted-fields/session` with a JSON body (or none for `Value::Null`).
     pub async fn post_session(&self, body: Value) -> reqwest::Response {
         self.session_request(body)

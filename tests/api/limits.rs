@@ -38,21 +38,9 @@ async fn over_the_limit_is_429_with_retry_after_and_never_reaches_payroc() {
     assert_problem(response, 429).await;
     assert_eq!(app.fake.session_calls(), 2);
     for path in ["/healthz", "/readyz", "/metrics"] {
-        assert_eq!(
-            app.client.get(app.url(path)).send().await.unwrap().status(),
-            200,
-            "{path} is never limited"
-        );
+        assert_eq!(app.get(path).await.status(), 200, "{path} is never limited");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("broker_rate_limited_total 1"), "{metrics}");
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::{Options, TestApp, eventually, spawn_app, spawn_app_with};
 
 async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -162,15 +162,7 @@ async fn metrics_can_live_on_a_separate_admin_listener() {
         ..Options::default()
     })
     .await;
-    assert_eq!(
-        app.client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.get("/metrics").await.status(), 404);
     let admin = app
         .client
         .get(format!("http://127.0.0.1:{admin_port}/metrics"))
@@ -184,15 +176,7 @@ async fn metrics_can_live_on_a_separate_admin_listener() {
 #[tokio::test]
 async fn openapi_document_is_served() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["paths"]["/hosted-fields/session"]["post"]["responses"]["429"].is_object());
 }

@@ -141,20 +141,12 @@ async fn each_request_without_a_key_gets_its_own_fresh_session() {
 async fn health_and_readiness_answer_once_a_token_is_held() {
     let app = spawn_app().await;
     app.wait_ready().await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
     assert_eq!(
         health.json::<Value>().await.unwrap(),
         json!({"status": "ok"})
     );
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["token"]["state"], "valid");
 }

@@ -25,7 +25,7 @@ async fn shutdown_mid_request_finishes_it_and_turns_unready_first() {
     app.trigger_shutdown();
 
     // During the pre-drain delay the listener still answers, but readiness says no.
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 201, "the in-flight request completed");

@@ -84,7 +84,7 @@ async fn identity_outage_serves_until_expiry_then_503_at_once_and_recovers() {
     );
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 503).await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(
         ready.status(),
         200,
@@ -119,7 +119,7 @@ async fn rejected_api_key_is_503_unready_and_the_process_stays_up() {
 
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 503).await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     let body = assert_problem(ready, 503).await;
     assert!(
         body["detail"]

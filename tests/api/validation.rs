@@ -174,18 +174,13 @@ async fn non_json_content_type_is_415() {
 #[tokio::test]
 async fn unknown_route_is_404_problem() {
     let app = spawn_app().await;
-    assert_problem(app.client.get(app.url("/nope")).send().await.unwrap(), 404).await;
+    assert_problem(app.get("/nope").await, 404).await;
 }
 
 #[tokio::test]
 async fn wrong_method_is_405_problem_with_allow() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/hosted-fields/session"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/hosted-fields/session").await;
     let allow = response
         .headers()
         .get("allow")
