@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::{
     body::Body,
-    extract::Request,
+    extract::{MatchedPath, Request},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -230,11 +230,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
-        if problem.status >= 500 {
-            // Logged once here, with the cause; the body stays generic.
-            tracing::warn!(status = problem.status, cause = %self, "session request failed");
-        }
         let mut parts = Response::new(());
+        if problem.status >= 500 {
+            // The body stays generic; the cause rides along to be logged once, with the
+            // request's route and id, by `problem_details`.
+            parts.extensions_mut().insert(ErrorCause(self.to_string()));
+        }
         if let Self::TokenUnavailable { retry_after, .. }
         | Self::RateLimited { retry_after }
         | Self::Overloaded { retry_after } = &self
@@ -282,11 +283,35 @@ impl From<MintError> for ApiError {
     }
 }
 
-/// Turns any bare error response (unknown route, wrong method, timeout, a layer's own
-/// rejection) into problem+json, keeping its status and headers such as `Allow`.
-pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+/// Why a request failed with a 5xx, for the log line (never for the body).
+#[derive(Clone, Debug)]
+pub struct ErrorCause(pub String);
+
+/// Logs every 5xx once, with its cause, method, route and request id; and turns any bare
+/// error response (unknown route, wrong method, timeout, a layer's own rejection) into
+/// problem+json, keeping its status and headers such as `Allow`.
+pub async fn problem_details(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let request_id = request.headers().get("x-request-id").cloned();
     let response = next.run(request).await;
     let status = response.status();
+    if status.is_server_error() {
+        let cause = response
+            .extensions()
+            .get::<ErrorCause>()
+            .map_or("none recorded (a timeout or a layer's own answer)", |c| {
+                c.0.as_str()
+            });
+        tracing::warn!(
+            status = status.as_u16(),
+            %method,
+            route = route.as_ref().map_or("unmatched", MatchedPath::as_str),
+            request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
+            cause,
+            "request failed"
+        );
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -27,7 +27,7 @@ use tower_http::{
 
 use crate::{
     config::Settings,
-    error::{ApiError, problem_for_bare_errors},
+    error::{ApiError, problem_details},
     limits::{RETAIN_INTERVAL, protect_sessions},
     metrics::Metrics,
     mint::Minter,
@@ -96,7 +96,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                         .on_failure(()),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(middleware::from_fn(problem_for_bare_errors))
+                .layer(middleware::from_fn(problem_details))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -134,7 +134,9 @@ fn make_span(request: &Request) -> tracing::Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), route, request_id)
+    // Debug level: at the production level (info) a request costs no span; failures are
+    // logged with their route and request id by `problem_details`.
+    tracing::debug_span!("request", method = %request.method(), route, request_id)
 }
 
 /// A bound, ready-to-run broker.

@@ -62,6 +62,14 @@ async fn no_secret_appears_in_logs_even_at_trace() {
         .to_owned();
     app.fake.revoke_all_tokens(); // a 401 and a refresh are logged too
     assert_eq!(app.post_session(Value::Null).await.status(), 201);
+    app.fake.fail_next_sessions(3, 500); // a 502, logged once with its route and request id
+    let failed = app
+        .session_request(Value::Null)
+        .header("x-request-id", "req-failing-502")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 502);
     let bad = app
         .session_request(Value::Null)
         .bearer_auth("wrong-caller-key-123456")
@@ -84,6 +92,19 @@ async fn no_secret_appears_in_logs_even_at_trace() {
         &logs[..logs.len().min(3000)]
     );
     assert!(logs.lines().count() > 50, "TRACE really is on");
+    let failure_lines: Vec<_> = logs
+        .lines()
+        .filter(|l| l.contains("request failed"))
+        .collect();
+    assert_eq!(
+        failure_lines.len(),
+        1,
+        "a 5xx is logged exactly once: {failure_lines:?}"
+    );
+    assert!(
+        failure_lines[0].contains("req-failing-502")
+            && failure_lines[0].contains("/hosted-fields/session")
+    );
     let mut secrets = vec![
         app.fake.api_key(),
         session_token,

@@ -111,7 +111,7 @@ pub async fn create_session(
     let caller = state.callers.authenticate(&headers)?;
     let key = idempotency_key(&headers)?;
     // Created with its fields at once: recording them later would re-format the span.
-    let span = tracing::info_span!("session", ?caller, idempotency_key = %key);
+    let span = tracing::debug_span!("session", ?caller, idempotency_key = %key);
     validate_and_mint(&state, &headers, body, caller, &key, deadline)
         .instrument(span)
         .await
