@@ -142,13 +142,20 @@ pub async fn protect_sessions(
     next: Next,
 ) -> Response {
     let _in_flight = state.metrics.in_flight();
-    let response = match admit(&state, &request) {
-        Ok(permit) => {
+    // Authenticated once, here: the limiter needs to know internal callers, the handler too.
+    let caller = state.callers.authenticate(request.headers());
+    let exempt = matches!(caller, Ok(Caller::Internal));
+    let response = match (admit(&state, &request, exempt), caller) {
+        (Ok(permit), Ok(caller)) => {
+            let mut request = request;
+            request.extensions_mut().insert(caller);
             let response = next.run(request).await;
             drop(permit);
             response
         }
-        Err(refusal) => refusal.into_response(),
+        // A bad caller key is still rate limited (no free guesses), then refused.
+        (Ok(_), Err(unauthenticated)) => unauthenticated.into_response(),
+        (Err(refusal), _) => refusal.into_response(),
     };
     state.metrics.session(response.status().as_u16());
     response
@@ -157,18 +164,14 @@ pub async fn protect_sessions(
 fn admit(
     state: &AppState,
     request: &Request,
+    exempt: bool,
 ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     if let Some(limiter) = &state.rate_limiter {
-        // Internal callers are exempt; a bad caller key is the handler's 401 to give.
-        let internal = matches!(
-            state.callers.authenticate(request.headers()),
-            Ok(Caller::Internal)
-        );
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        if let (false, Some(peer)) = (internal, peer) {
+        if let (false, Some(peer)) = (exempt, peer) {
             let client = limiter.client_ip(peer, request.headers());
             if let Err(wait) = limiter.check(client) {
                 state.metrics.rate_limited();

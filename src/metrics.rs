@@ -108,23 +108,20 @@ impl Metrics {
         self.0.handle.render()
     }
 
-    fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
-        self.0
-            .recorder
-            .register_counter(&Key::from_parts(name, labels), &METADATA)
-    }
-
     pub fn token_refresh(&self, outcome: RefreshOutcome) {
         let outcome = match outcome {
             RefreshOutcome::Success => "success",
             RefreshOutcome::Transient => "transient_failure",
             RefreshOutcome::Rejected => "rejected",
         };
-        self.counter(
+        let key = Key::from_parts(
             TOKEN_REFRESHES,
             vec![Label::from_static_parts("outcome", outcome)],
-        )
-        .increment(1);
+        );
+        self.0
+            .recorder
+            .register_counter(&key, &METADATA)
+            .increment(1);
     }
 
     /// Set just before each scrape, so the value is exact when read.

@@ -194,17 +194,6 @@ impl Application {
             .expect("bound listener has an address")
     }
 
-    /// The admin (metrics) listener's address, when configured.
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin
-            .as_ref()
-            .map(|(l, _)| l.local_addr().expect("bound listener has an address"))
-    }
-
-    pub fn port(&self) -> u16 {
-        self.local_addr().port()
-    }
-
     /// Serves until `shutdown` resolves; then readiness turns 503 at once, the listener keeps
     /// accepting for the pre-drain delay, closes, and in-flight requests get the grace period.
     pub async fn run_until_stopped(

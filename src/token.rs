@@ -47,6 +47,13 @@ impl HeldToken {
     }
 }
 
+impl TokenState {
+    /// The held token, if it may still be handed out at `now`.
+    pub fn usable(&self, now: Instant) -> Option<&Arc<HeldToken>> {
+        self.current.as_ref().filter(|t| t.usable(now))
+    }
+}
+
 /// Why the last fetch failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureKind {
@@ -134,7 +141,7 @@ impl TokenCache {
             {
                 let state = rx.borrow_and_update();
                 let now = Instant::now();
-                if let Some(token) = state.current.as_ref().filter(|t| t.usable(now)) {
+                if let Some(token) = state.usable(now) {
                     return Ok(Arc::clone(token));
                 }
                 if !state.waitable {

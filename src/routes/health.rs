@@ -40,7 +40,7 @@ struct TokenReport {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let snapshot = state.tokens.snapshot();
     let now = Instant::now();
-    let usable = snapshot.current.as_ref().filter(|t| now < t.usable_until);
+    let usable = snapshot.usable(now);
     let report = TokenReport {
         state: match (&usable, &snapshot.last_failure) {
             (Some(_), None) => "valid",

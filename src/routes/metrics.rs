@@ -18,7 +18,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     // The token gauges are computed now, so they are exact when scraped.
     let now = Instant::now();
     let snapshot = state.tokens.snapshot();
-    let usable = snapshot.current.as_ref().filter(|t| now < t.usable_until);
+    let usable = snapshot.usable(now);
     let expires_in = snapshot
         .current
         .as_ref()

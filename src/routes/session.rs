@@ -3,7 +3,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{State, rejection::BytesRejection},
+    extract::{Extension, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -104,11 +104,12 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
 )]
 pub async fn create_session(
     State(state): State<AppState>,
+    // Authenticated by `limits::protect_sessions`, which wraps this route.
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let deadline = Instant::now() + state.deadline;
-    let caller = state.callers.authenticate(&headers)?;
     let key = idempotency_key(&headers)?;
     // Created with its fields at once: recording them later would re-format the span.
     let span = tracing::debug_span!("session", ?caller, idempotency_key = %key);
