@@ -2,16 +2,21 @@
 //! RFC 9457 `application/problem+json` body here. 5xx causes are logged once; bodies never
 //! carry a secret, a token or an internal cause.
 
-use std::time::Duration;
+use std::{
+    any::Any,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
 
 use axum::{
     body::Body,
-    extract::{MatchedPath, Request},
-    http::{HeaderValue, StatusCode, header},
-    middleware::Next,
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use tower::{Layer, Service};
 
 use crate::{
     mint::MintError,
@@ -21,6 +26,8 @@ use crate::{
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The request id header (set or propagated by `startup`).
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// An error answered to a caller.
 #[derive(Debug, thiserror::Error)]
@@ -287,27 +294,100 @@ impl From<MintError> for ApiError {
 #[derive(Clone, Debug)]
 pub struct ErrorCause(pub String);
 
-/// Logs every 5xx once, with its cause, method, route and request id; and turns any bare
-/// error response (unknown route, wrong method, timeout, a layer's own rejection) into
-/// problem+json, keeping its status and headers such as `Allow`.
-pub async fn problem_details(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let request_id = request.headers().get("x-request-id").cloned();
-    let response = next.run(request).await;
+/// `CatchPanicLayer`'s answer: a problem+json 500, logged once. The panic's message is
+/// left out of the log: it could hold anything.
+pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!(status = 500, cause = "a handler panicked", "request failed");
+    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+}
+
+/// Tower layer over every route: an error status without a problem body (a layer's or the
+/// router's own 404/405/413/…) gets one, and each 5xx is logged once, with its cause.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProblemDetailsLayer;
+
+impl<S> Layer<S> for ProblemDetailsLayer {
+    type Service = ProblemDetails<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ProblemDetails { inner }
+    }
+}
+
+/// See [`ProblemDetailsLayer`].
+#[derive(Clone, Debug)]
+pub struct ProblemDetails<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for ProblemDetails<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ProblemDetailsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // Cheap clones (an enum, reference-counted bytes) kept to name a failure in the log.
+        let origin = Origin {
+            method: request.method().clone(),
+            path: request.uri().clone(),
+            request_id: request.headers().get(REQUEST_ID).cloned(),
+        };
+        ProblemDetailsFuture {
+            inner: self.inner.call(request),
+            origin: Some(origin),
+        }
+    }
+}
+
+/// Which request a response answers.
+#[derive(Debug)]
+struct Origin {
+    method: Method,
+    path: Uri,
+    request_id: Option<HeaderValue>,
+}
+
+pin_project_lite::pin_project! {
+    /// See [`ProblemDetailsLayer`].
+    pub struct ProblemDetailsFuture<F> {
+        #[pin]
+        inner: F,
+        origin: Option<Origin>,
+    }
+}
+
+impl<F, E> Future for ProblemDetailsFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let origin = this.origin.take().expect("polled after completion");
+        Poll::Ready(Ok(problem_details(response, &origin)))
+    }
+}
+
+fn problem_details(response: Response, origin: &Origin) -> Response {
     let status = response.status();
     if status.is_server_error() {
         let cause = response
             .extensions()
             .get::<ErrorCause>()
-            .map_or("none recorded (a timeout or a layer's own answer)", |c| {
-                c.0.as_str()
-            });
+            .map_or("none recorded (a layer's own answer)", |c| c.0.as_str());
         tracing::warn!(
             status = status.as_u16(),
-            %method,
-            route = route.as_ref().map_or("unmatched", MatchedPath::as_str),
-            request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
+            method = %origin.method,
+            path = origin.path.path(),
+            request_id = origin.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
             cause,
             "request failed"
         );

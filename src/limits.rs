@@ -1,5 +1,5 @@
-//! Protection for the session endpoint: the per-client-IP rate limit (governor), load
-//! shedding when too many requests are in flight, and the metrics of every answer.
+//! Admission to the session endpoint: the per-client-IP rate limit (governor) and load
+//! shedding when too many requests are in flight.
 //!
 //! The client IP is the socket peer, unless that peer is a trusted proxy: then it is the
 //! rightmost `X-Forwarded-For` entry that is not itself a trusted proxy. The leftmost entry
@@ -13,14 +13,12 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::HeaderMap,
-    middleware::Next,
-    response::{IntoResponse, Response},
+    extract::ConnectInfo,
+    http::{HeaderMap, request::Parts},
 };
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use ipnet::IpNet;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{callers::Caller, config::RateLimitSettings, error::ApiError, state::AppState};
 
@@ -135,56 +133,33 @@ impl LoadShedder {
     }
 }
 
-/// Middleware on `POST /hosted-fields/session`: metrics, rate limit, load shedding.
-pub async fn protect_sessions(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let _in_flight = state.metrics.in_flight();
-    // Authenticated once, here: the limiter needs to know internal callers, the handler too.
-    let caller = state.callers.authenticate(request.headers());
-    let exempt = matches!(caller, Ok(Caller::Internal));
-    let response = match (admit(&state, &request, exempt), caller) {
-        (Ok(permit), Ok(caller)) => {
-            let mut request = request;
-            request.extensions_mut().insert(caller);
-            let response = next.run(request).await;
-            drop(permit);
-            response
-        }
-        // A bad caller key is still rate limited (no free guesses), then refused.
-        (Ok(_), Err(unauthenticated)) => unauthenticated.into_response(),
-        (Err(refusal), _) => refusal.into_response(),
-    };
-    state.metrics.session(response.status().as_u16());
-    response
-}
-
-fn admit(
+/// Admission to `POST /hosted-fields/session`. The caller is authenticated once, here: the
+/// limiter exempts internal callers, and the handler needs to know who is asking. A bad
+/// caller key is still rate limited (no free guesses) before its 401. The permit holds a
+/// place among the requests in flight until it is dropped.
+pub fn admit(
     state: &AppState,
-    request: &Request,
-    exempt: bool,
-) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    if let Some(limiter) = &state.rate_limiter {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if let (false, Some(peer)) = (exempt, peer) {
-            let client = limiter.client_ip(peer, request.headers());
+    request: &Parts,
+) -> Result<(Caller, OwnedSemaphorePermit), ApiError> {
+    let caller = state.callers.authenticate(&request.headers);
+    let exempt = matches!(caller, Ok(Caller::Internal));
+    if let (Some(limiter), false) = (&state.rate_limiter, exempt) {
+        // The socket peer is only recorded when the limiter is on (see `startup`).
+        if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
+            let client = limiter.client_ip(peer.ip(), &request.headers);
             if let Err(wait) = limiter.check(client) {
                 state.metrics.rate_limited();
                 return Err(ApiError::RateLimited { retry_after: wait });
             }
         }
     }
-    state.shedder.0.clone().try_acquire_owned().map_err(|_| {
+    let permit = state.shedder.0.clone().try_acquire_owned().map_err(|_| {
         state.metrics.shed();
         ApiError::Overloaded {
             retry_after: SHED_RETRY_AFTER,
         }
-    })
+    })?;
+    Ok((caller?, permit))
 }
 
 #[cfg(test)]

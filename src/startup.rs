@@ -4,31 +4,31 @@
 //! unready, keeps serving for the pre-drain delay, drains within the grace period and stops
 //! the background tasks.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
 use axum::{
-    Router,
-    extract::{MatchedPath, Request},
-    http::{HeaderName, Method, StatusCode, header},
-    middleware,
+    Router, ServiceExt,
+    body::Body,
+    extract::Request,
+    http::{self, HeaderName, Method, header},
+    response::Response,
     routing::{get, post},
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
 use crate::{
     config::Settings,
-    error::{ApiError, problem_details},
-    limits::{RETAIN_INTERVAL, protect_sessions},
+    error::{ApiError, ProblemDetailsLayer, REQUEST_ID, panic_response},
+    limits::RETAIN_INTERVAL,
     metrics::Metrics,
     mint::Minter,
     openapi,
@@ -38,22 +38,15 @@ use crate::{
     token::TokenCache,
 };
 
-/// Extra time the outer timeout allows beyond the request deadline, so the handler's own
-/// (more precise) 504 normally answers first.
-const OUTER_TIMEOUT_SLACK: Duration = Duration::from_secs(1);
 /// Browsers may cache a CORS preflight this long.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
-const REQUEST_ID: &str = "x-request-id";
 
-/// The broker's routes with every layer. `/metrics` is included unless it has its own
-/// listener; `extra` (the demo page) is merged in.
+/// The broker's routes. `/metrics` is included unless it has its own listener; `extra` (the
+/// demo page) is merged in. Layers go around the whole router ([`serve`]), not into it:
+/// a router layer would be cloned and boxed again for every request.
 pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) -> Router {
-    let sessions = post(session::create_session).layer(middleware::from_fn_with_state(
-        state.clone(),
-        protect_sessions,
-    ));
     let mut routes = Router::new()
-        .route("/hosted-fields/session", sessions)
+        .route("/hosted-fields/session", post(session::create_session))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
@@ -61,8 +54,7 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
     if metrics_public {
         routes = routes.route("/metrics", get(metrics::metrics));
     }
-    let cors = cors(&state);
-    with_layers(routes.merge(extra), state).layer(cors)
+    with_fallback(routes.merge(extra), state)
 }
 
 /// The admin listener's routes: `/metrics` (and liveness, for probes pointed at it).
@@ -70,43 +62,71 @@ pub fn admin_router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz));
-    with_layers(routes, state)
+    with_fallback(routes, state)
 }
 
-/// The common layers: problem+json for every error, request ids, tracing, timeouts.
-fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
-    let request_id = HeaderName::from_static(REQUEST_ID);
-    let outer_timeout = state.deadline + OUTER_TIMEOUT_SLACK;
+fn with_fallback(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound })
-        // The session handler reads the body itself and answers 413 as problem+json.
-        .layer(axum::extract::DefaultBodyLimit::max(state.body_limit))
         .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetSensitiveRequestHeadersLayer::new([
-                    header::AUTHORIZATION,
-                    HeaderName::from_static("idempotency-key"),
-                ]))
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                // 5xx are logged once, with their cause, where the error is answered.
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(make_span)
-                        .on_failure(()),
-                )
-                .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(middleware::from_fn(problem_details))
-                .layer(CatchPanicLayer::new())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    outer_timeout,
-                )),
-        )
 }
 
-/// Exact origins only. It wraps everything, so errors (429, 503, 413, 404…) carry the
-/// headers too and a page can read why it failed.
+/// Serves `routes` on `listener` with every layer until `stop` is cancelled, then finishes
+/// the requests in flight. The socket peer is recorded only for the rate limiter.
+async fn serve(
+    listener: TcpListener,
+    routes: Router,
+    cors: CorsLayer,
+    record_peer: bool,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let app = with_layers(routes, cors);
+    let stopped = stop.cancelled_owned();
+    if record_peer {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(stopped)
+            .await
+    } else {
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(stopped)
+            .await
+    }
+}
+
+/// Every layer, outermost first. CORS wraps everything, so errors (429, 503, 413, 404…)
+/// carry its headers too and a page can read why it failed.
+fn with_layers(
+    routes: Router,
+    cors: CorsLayer,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future = impl Send>
++ Clone
++ Send
++ Sync
++ 'static {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    ServiceBuilder::new()
+        .layer(cors)
+        // Back to axum's body type, which CORS and `axum::serve` want.
+        .map_response(|response: http::Response<_>| response.map(Body::new))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
+        ]))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        // 5xx are logged once, with their cause, by `ProblemDetailsLayer`.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(ProblemDetailsLayer)
+        .service(routes)
+}
+
+/// Exact origins only.
 fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.cors_origins.iter().cloned()))
@@ -123,20 +143,16 @@ fn cors(state: &AppState) -> CorsLayer {
         .max_age(CORS_MAX_AGE)
 }
 
-/// One span per request: method, matched route (not the raw path) and request id.
+/// One span per request: method, path and request id.
 fn make_span(request: &Request) -> tracing::Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
     let request_id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     // Debug level: at the production level (info) a request costs no span; failures are
-    // logged with their route and request id by `problem_details`.
-    tracing::debug_span!("request", method = %request.method(), route, request_id)
+    // logged with their path and request id by `ProblemDetailsLayer`.
+    tracing::debug_span!("request", method = %request.method(), path = request.uri().path(), request_id)
 }
 
 /// A bound, ready-to-run broker.
@@ -202,12 +218,24 @@ impl Application {
     ) -> std::io::Result<()> {
         let stop_accepting = CancellationToken::new();
         let mut servers = JoinSet::new();
-        let listeners = std::iter::once((self.listener, self.router)).chain(self.admin);
-        for (listener, router) in listeners {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            let server = axum::serve(listener, service)
-                .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
-            servers.spawn(server.into_future());
+        let record_peer = self.state.rate_limiter.is_some();
+        servers.spawn(serve(
+            self.listener,
+            self.router,
+            cors(&self.state),
+            record_peer,
+            stop_accepting.clone(),
+        ));
+        if let Some((listener, router)) = self.admin {
+            // No browser origin is allowed on the admin listener.
+            let no_origins = CorsLayer::new();
+            servers.spawn(serve(
+                listener,
+                router,
+                no_origins,
+                false,
+                stop_accepting.clone(),
+            ));
         }
         let result = tokio::select! {
             Some(joined) = servers.join_next() => joined.map_err(std::io::Error::other).and_then(|r| r),

@@ -20,6 +20,7 @@ use crate::{
     metrics::Metrics,
     mint::Minter,
     payroc::session_url,
+    routes::session::Library,
     token::TokenCache,
 };
 
@@ -67,8 +68,7 @@ pub struct Inner {
     pub callers: CallerKeys,
     pub terminals: Terminals,
     pub lib_version: String,
-    pub script_url: Url,
-    pub script_integrity: Option<String>,
+    pub library: Library,
     pub deadline: Duration,
     pub body_limit: usize,
     pub metrics: Metrics,
@@ -101,8 +101,11 @@ impl AppState {
             callers: CallerKeys::new(&settings.callers),
             terminals: Terminals::new(&payroc.terminals, &payroc.api_url),
             lib_version: payroc.lib_version.clone(),
-            script_url: payroc.script_url.clone(),
-            script_integrity: payroc.script_integrity.clone(),
+            library: Library::new(
+                &payroc.lib_version,
+                &payroc.script_url,
+                payroc.script_integrity.as_deref(),
+            ),
             deadline: payroc.deadline,
             body_limit: settings.server.body_limit_bytes,
             metrics,

@@ -2,20 +2,23 @@
 //! Invalid input never reaches Payroc.
 
 use axum::{
-    body::Bytes,
-    extract::{Extension, State, rejection::BytesRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
-use serde_json::{Map, Value};
-use tokio::time::Instant;
+use serde_json::{Map, Value, value::RawValue};
+use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
+use url::Url;
 
 use crate::{
     callers::Caller,
     error::{ApiError, Problem},
     idempotency::IdempotencyKey,
+    limits,
     mint::MintRequest,
     payroc::{CreateSession, FieldError, Scenario},
     state::AppState,
@@ -43,13 +46,37 @@ pub struct SessionResponse<'a> {
     expires_at: &'a str,
     processing_terminal_id: &'a str,
     scenario: Scenario,
+    #[serde(flatten)]
+    library: &'a Library,
+}
+
+/// What the page needs to load the matching library: the same in every answer, so it is
+/// serialised once at start-up rather than escaped again for every request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Library {
     /// The Hosted Fields library version the session was created for.
-    lib_version: &'a str,
+    #[schema(value_type = String)]
+    lib_version: Box<RawValue>,
     /// The library script the page must load (it must match `libVersion`).
-    script_url: &'a str,
+    #[schema(value_type = String)]
+    script_url: Box<RawValue>,
     /// The script's SRI hash for `integrity`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    script_integrity: Option<&'a str>,
+    #[schema(value_type = Option<String>)]
+    script_integrity: Option<Box<RawValue>>,
+}
+
+impl Library {
+    pub fn new(lib_version: &str, script_url: &Url, script_integrity: Option<&str>) -> Self {
+        let json =
+            |text: &str| serde_json::value::to_raw_value(text).expect("a string always serialises");
+        Self {
+            lib_version: json(lib_version),
+            script_url: json(script_url.as_str()),
+            script_integrity: script_integrity.map(json),
+        }
+    }
 }
 
 /// The request body as documented; the handler validates members one by one so that every
@@ -102,32 +129,56 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
         (status = 504, description = "The last upstream attempt or the request's deadline ran out", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn create_session(
-    State(state): State<AppState>,
-    // Authenticated by `limits::protect_sessions`, which wraps this route.
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+pub async fn create_session(State(state): State<AppState>, request: Request) -> Response {
+    let _in_flight = state.metrics.in_flight();
     let deadline = Instant::now() + state.deadline;
-    let key = idempotency_key(&headers)?;
+    let (parts, body) = request.into_parts();
+    let response = match limits::admit(&state, &parts) {
+        Ok((caller, permit)) => {
+            let response = validate_and_mint(&state, parts, body, caller, deadline)
+                .await
+                .into_response();
+            drop(permit);
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    };
+    state.metrics.session(response.status().as_u16());
+    response
+}
+
+/// Everything after admission: headers, then the body, then one mint.
+async fn validate_and_mint(
+    state: &AppState,
+    parts: Parts,
+    body: Body,
+    caller: Caller,
+    deadline: Instant,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&parts.headers)?;
+    let json = is_json(&parts.headers);
+    // A client trickling its body is held to the request's deadline like everything else.
+    let body = timeout_at(deadline, read_body(body, state.body_limit))
+        .await
+        .map_err(|_| {
+            ApiError::DeadlineExceeded("the request body did not arrive in time".into())
+        })??;
+    let request = parse_body(json, &body)?;
     // Created with its fields at once: recording them later would re-format the span.
     let span = tracing::debug_span!("session", ?caller, idempotency_key = %key);
-    validate_and_mint(&state, &headers, body, caller, &key, deadline)
+    mint(state, request, caller, &key, deadline)
         .instrument(span)
         .await
 }
 
-/// The rest of the handler, inside the session span.
-async fn validate_and_mint(
+/// Checks what depends on the caller and the allow-list, then mints the session.
+async fn mint(
     state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: SessionRequest,
     caller: Caller,
     key: &IdempotencyKey,
     deadline: Instant,
 ) -> Result<Response, ApiError> {
-    let request = parse_body(headers, body, state.body_limit)?;
     let terminal = state
         .terminals
         .resolve(request.processing_terminal_id.as_deref())?;
@@ -154,9 +205,7 @@ async fn validate_and_mint(
         expires_at: &session.expires_at_text,
         processing_terminal_id: &session.processing_terminal_id,
         scenario: request.scenario,
-        lib_version: &state.lib_version,
-        script_url: state.script_url.as_str(),
-        script_integrity: state.script_integrity.as_deref(),
+        library: &state.library,
     };
     Ok((
         StatusCode::CREATED,
@@ -185,28 +234,29 @@ fn field_error(parameter: &str, detail: impl Into<String>) -> FieldError {
     }
 }
 
-/// Empty (or blank) body → defaults; otherwise JSON only, an object of known members.
-fn parse_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<SessionRequest, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
-        _ => ApiError::InvalidRequest {
+/// The whole body, at most `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge { limit }),
+        Err(_) => Err(ApiError::InvalidRequest {
             detail: "The request body could not be read.".into(),
             errors: Vec::new(),
-        },
-    })?;
+        }),
+    }
+}
+
+/// Empty (or blank) body → defaults; otherwise JSON only, an object of known members.
+fn parse_body(json: bool, body: &[u8]) -> Result<SessionRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(SessionRequest::default());
     }
-    if !is_json(headers) {
+    if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
     let invalid =
         |detail: String, errors: Vec<FieldError>| ApiError::InvalidRequest { detail, errors };
-    let value: Value = serde_json::from_slice(&body)
+    let value: Value = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("The body is not valid JSON: {e}."), Vec::new()))?;
     let object = match value {
         Value::Object(object) => object,
