@@ -22,7 +22,10 @@ impl IdempotencyKey {
     /// A fresh key for a request that brought none.
     pub fn generate() -> Self {
         Self {
-            text: Uuid::new_v4().hyphenated().to_string(),
+            text: Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .to_owned(),
             caller_supplied: false,
         }
     }

@@ -20,7 +20,7 @@ use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     trace::TraceLayer,
 };
@@ -35,6 +35,7 @@ use crate::{
     payroc::PayrocClient,
     routes::{assets, health, metrics, session},
     state::AppState,
+    telemetry::FreshRequestId,
     token::TokenCache,
 };
 
@@ -113,7 +114,7 @@ fn with_layers(
             header::AUTHORIZATION,
             HeaderName::from_static("idempotency-key"),
         ]))
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), FreshRequestId))
         // 5xx are logged once, with their cause, by `ProblemDetailsLayer`.
         .layer(
             TraceLayer::new_for_http()

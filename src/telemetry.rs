@@ -2,7 +2,12 @@
 
 use std::io::IsTerminal;
 
+use axum::http::{HeaderValue, Request};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+use uuid::Uuid;
 
 use crate::config::LogFormat;
 
@@ -31,5 +36,19 @@ pub fn init(format: LogFormat) {
                     .with_span_list(true),
             )
             .init(),
+    }
+}
+
+/// Request ids for requests that bring none: a fresh UUID v4, formatted straight into its
+/// header value (`MakeRequestUuid` goes through `to_string`, which measured ~1 % of a
+/// session request).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FreshRequestId;
+
+impl MakeRequestId for FreshRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut buffer = Uuid::encode_buffer();
+        let text = Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
     }
 }

@@ -10,6 +10,9 @@ use url::Url;
 use super::{BearerToken, PayrocClient, PayrocError};
 use crate::{idempotency::IdempotencyKey, metrics::Endpoint};
 
+static IDEMPOTENCY_KEY: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("idempotency-key");
+
 /// What the session will be used for (Payroc's `scenario`).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -90,7 +93,7 @@ impl PayrocClient {
             .http
             .post(url.clone())
             .header(reqwest::header::AUTHORIZATION, token.header_value().clone())
-            .header("Idempotency-Key", key.as_str())
+            .header(IDEMPOTENCY_KEY.clone(), key.as_str())
             .header(reqwest::header::ACCEPT, "application/json")
             .json(body);
         let body = self

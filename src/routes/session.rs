@@ -26,6 +26,8 @@ use crate::{
 
 /// Most characters Payroc accepts in `secureTokenId`.
 const SECURE_TOKEN_ID_MAX: usize = 200;
+/// Bytes reserved for a 201 body: Payroc's fields plus the library's URL and hash.
+const RESPONSE_CAPACITY: usize = 512;
 const MEMBERS: [&str; 3] = ["processingTerminalId", "scenario", "secureTokenId"];
 
 /// A validated request body (all members optional).
@@ -207,10 +209,19 @@ async fn mint(
         scenario: request.scenario,
         library: &state.library,
     };
+    // Sized for the whole answer at once (`axum::Json` starts small and grows).
+    let mut json = Vec::with_capacity(RESPONSE_CAPACITY);
+    serde_json::to_writer(&mut json, &body).expect("the answer always serialises");
     Ok((
         StatusCode::CREATED,
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        axum::Json(body),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        json,
     )
         .into_response())
 }
