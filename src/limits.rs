@@ -22,8 +22,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{callers::Caller, config::RateLimitSettings, error::ApiError, state::AppState};
 
-/// How often idle limiter entries are dropped.
-pub const RETAIN_INTERVAL: Duration = Duration::from_secs(10);
 /// Retry-After for a shed request: capacity frees up as soon as requests finish.
 const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Past the tracking cap, new clients share this one bucket (an unroutable address).
@@ -63,7 +61,7 @@ impl RateLimiter {
         })
     }
 
-    /// Drops entries that are back to a full bucket; called every [`RETAIN_INTERVAL`].
+    /// Drops entries that are back to a full bucket; called every few seconds.
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();

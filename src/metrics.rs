@@ -104,8 +104,14 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        self.0.handle.run_upkeep();
+        self.upkeep();
         self.0.handle.render()
+    }
+
+    /// Folds the latency samples recorded since the last call into their buckets. Until
+    /// then each sample is held on its own, so this must run every few seconds.
+    pub fn upkeep(&self) {
+        self.0.handle.run_upkeep();
     }
 
     pub fn token_refresh(&self, outcome: RefreshOutcome) {
@@ -311,6 +317,28 @@ mod tests {
             text.contains("broker_token_expires_in_seconds 90"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn upkeep_between_scrapes_keeps_every_sample() {
+        let metrics = Metrics::new();
+        let record = |millis| {
+            metrics.upstream(
+                Endpoint::CreateSession,
+                Some(201),
+                Duration::from_millis(millis),
+            );
+        };
+        record(3);
+        record(30);
+        metrics.upkeep();
+        record(300);
+        metrics.upkeep();
+        metrics.upkeep();
+        let text = metrics.render();
+        let series = r#"broker_upstream_request_duration_seconds_count{endpoint="create_session",status_class="2xx"}"#;
+        assert!(text.contains(&format!("{series} 3")), "{text}");
+        assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"} 2"#), "{text}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Building and running the application: [`Application::build`] binds (port 0 in tests) and
-//! starts the background tasks (token refresher, limiter upkeep);
+//! starts the background tasks (token refresher, upkeep);
 //! [`Application::run_until_stopped`] serves until the shutdown future resolves, then turns
 //! unready, keeps serving for the pre-drain delay, drains within the grace period and stops
 //! the background tasks.
@@ -28,7 +28,6 @@ use tower_http::{
 use crate::{
     config::Settings,
     error::{ApiError, ProblemDetailsLayer, REQUEST_ID, panic_response},
-    limits::RETAIN_INTERVAL,
     metrics::Metrics,
     mint::Minter,
     openapi,
@@ -39,6 +38,8 @@ use crate::{
     token::TokenCache,
 };
 
+/// How often [`upkeep`] runs.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// Browsers may cache a CORS preflight this long.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
@@ -192,7 +193,7 @@ impl Application {
         background.spawn(async move {
             let _ = refresher.await;
         });
-        background.spawn(limiter_upkeep(state.clone(), stop_background.clone()));
+        background.spawn(upkeep(state.clone(), stop_background.clone()));
         Ok(Self {
             listener,
             router: router(state.clone(), admin_listener.is_none(), extra),
@@ -271,14 +272,19 @@ async fn drain(servers: &mut JoinSet<std::io::Result<()>>, grace: Duration) -> s
 }
 
 /// Drops idle rate-limiter entries so memory follows the number of active clients.
-async fn limiter_upkeep(state: AppState, stop: CancellationToken) {
-    let Some(limiter) = &state.rate_limiter else {
-        return;
-    };
-    let mut every = tokio::time::interval(RETAIN_INTERVAL);
+/// Keeps memory following the load, not the uptime: drops idle rate-limiter entries, and
+/// folds the latency samples recorded since the last scrape into their buckets (without a
+/// scrape they would pile up: 8 bytes a request, ~14 MB a minute at 30 000 requests/s).
+async fn upkeep(state: AppState, stop: CancellationToken) {
+    let mut every = tokio::time::interval(UPKEEP_INTERVAL);
     loop {
         tokio::select! {
-            _ = every.tick() => limiter.retain_recent(),
+            _ = every.tick() => {
+                if let Some(limiter) = &state.rate_limiter {
+                    limiter.retain_recent();
+                }
+                state.metrics.upkeep();
+            }
             () = stop.cancelled() => return,
         }
     }
