@@ -311,3 +311,58 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn panicking_routes() -> Router {
+        Router::new().route(
+            "/boom",
+            get(|| async {
+                panic!("secret-in-panic-message");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_problem_with_a_request_id() {
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+        let response = with_layers(panicking_routes(), CorsLayer::new())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()[REQUEST_ID].len(), 36);
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("\"status\":500") && !body.contains("secret"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bare_error_status_gets_a_problem_body_and_keeps_its_headers() {
+        let request = Request::post("/boom").body(Body::empty()).unwrap();
+        let response = with_layers(panicking_routes(), CorsLayer::new())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}
