@@ -13,6 +13,7 @@ use axum::{
     http::{self, HeaderName, Method, header},
     response::Response,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -84,6 +85,12 @@ async fn serve(
 ) -> std::io::Result<()> {
     let app = with_layers(routes, cors);
     let stopped = stop.cancelled_owned();
+    // Answers go out at once instead of waiting on Nagle's algorithm.
+    let listener = listener.tap_io(|socket| {
+        if let Err(error) = socket.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     if record_peer {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
