@@ -1,22 +1,16 @@
 //! The one place statuses are chosen: every error the broker answers with becomes an
-//! RFC 9457 `application/problem+json` body here. 5xx causes are logged once; bodies never
+//! RFC 9457 `application/problem+json` body here. 5xx causes are recorded for the one log
+//! line `telemetry::RequestLayer` writes; bodies never
 //! carry a secret, a token or an internal cause.
 
-use std::{
-    any::Any,
-    pin::Pin,
-    task::{Context, Poll, ready},
-    time::Duration,
-};
+use std::{any::Any, time::Duration};
 
 use axum::{
     body::Body,
-    extract::Request,
-    http::{HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use tower::{Layer, Service};
 
 use crate::{
     mint::MintError,
@@ -26,8 +20,6 @@ use crate::{
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
-/// The request id header (set or propagated by `startup`).
-pub const REQUEST_ID: &str = "x-request-id";
 
 /// An error answered to a caller.
 #[derive(Debug, thiserror::Error)]
@@ -294,104 +286,20 @@ impl From<MintError> for ApiError {
 #[derive(Clone, Debug)]
 pub struct ErrorCause(pub String);
 
-/// `CatchPanicLayer`'s answer: a problem+json 500, logged once. The panic's message is
-/// left out of the log: it could hold anything.
+/// `CatchPanicLayer`'s answer: a problem+json 500 whose logged cause says what happened.
+/// The panic's message is left out: it could hold anything.
 pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
-    tracing::error!(status = 500, cause = "a handler panicked", "request failed");
-    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+    let mut response = Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+    response
+        .extensions_mut()
+        .insert(ErrorCause("a handler panicked".into()));
+    response
 }
 
-/// Tower layer over every route: an error status without a problem body (a layer's or the
-/// router's own 404/405/413/…) gets one, and each 5xx is logged once, with its cause.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ProblemDetailsLayer;
-
-impl<S> Layer<S> for ProblemDetailsLayer {
-    type Service = ProblemDetails<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        ProblemDetails { inner }
-    }
-}
-
-/// See [`ProblemDetailsLayer`].
-#[derive(Clone, Debug)]
-pub struct ProblemDetails<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for ProblemDetails<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = ProblemDetailsFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        // Cheap clones (an enum, reference-counted bytes) kept to name a failure in the log.
-        let origin = Origin {
-            method: request.method().clone(),
-            path: request.uri().clone(),
-            request_id: request.headers().get(REQUEST_ID).cloned(),
-        };
-        ProblemDetailsFuture {
-            inner: self.inner.call(request),
-            origin: Some(origin),
-        }
-    }
-}
-
-/// Which request a response answers.
-#[derive(Debug)]
-struct Origin {
-    method: Method,
-    path: Uri,
-    request_id: Option<HeaderValue>,
-}
-
-pin_project_lite::pin_project! {
-    /// See [`ProblemDetailsLayer`].
-    pub struct ProblemDetailsFuture<F> {
-        #[pin]
-        inner: F,
-        origin: Option<Origin>,
-    }
-}
-
-impl<F, E> Future for ProblemDetailsFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
-        let origin = this.origin.take().expect("polled after completion");
-        Poll::Ready(Ok(problem_details(response, &origin)))
-    }
-}
-
-fn problem_details(response: Response, origin: &Origin) -> Response {
+/// Turns a bare error answer (unknown route, wrong method, a layer's own rejection) into
+/// problem+json, keeping its status and headers such as `Allow`.
+pub fn problem_details(response: Response) -> Response {
     let status = response.status();
-    if status.is_server_error() {
-        let cause = response
-            .extensions()
-            .get::<ErrorCause>()
-            .map_or("none recorded (a layer's own answer)", |c| c.0.as_str());
-        tracing::warn!(
-            status = status.as_u16(),
-            method = %origin.method,
-            path = origin.path.path(),
-            request_id = origin.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
-            cause,
-            "request failed"
-        );
-    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

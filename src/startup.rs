@@ -8,9 +8,8 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
 use axum::{
     Router, ServiceExt,
-    body::Body,
     extract::Request,
-    http::{self, HeaderName, Method, header},
+    http::{HeaderName, Method, header},
     response::Response,
     routing::{get, post},
     serve::ListenerExt,
@@ -21,21 +20,19 @@ use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
-    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::TraceLayer,
 };
 
 use crate::{
     config::Settings,
-    error::{ApiError, ProblemDetailsLayer, REQUEST_ID, panic_response},
+    error::{ApiError, panic_response},
     metrics::Metrics,
     mint::Minter,
     openapi,
     payroc::PayrocClient,
     routes::{assets, health, metrics, session},
     state::AppState,
-    telemetry::FreshRequestId,
+    telemetry::{REQUEST_ID, RequestLayer},
     token::TokenCache,
 };
 
@@ -114,25 +111,14 @@ fn with_layers(
 + Send
 + Sync
 + 'static {
-    let request_id = HeaderName::from_static(REQUEST_ID);
     ServiceBuilder::new()
         .layer(cors)
-        // Back to axum's body type, which CORS and `axum::serve` want.
-        .map_response(|response: http::Response<_>| response.map(Body::new))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             HeaderName::from_static("idempotency-key"),
         ]))
-        .layer(SetRequestIdLayer::new(request_id.clone(), FreshRequestId))
-        // 5xx are logged once, with their cause, by `ProblemDetailsLayer`.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_span)
-                .on_failure(()),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(RequestLayer)
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(ProblemDetailsLayer)
         .service(routes)
 }
 
@@ -145,24 +131,8 @@ fn cors(state: &AppState) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([
-            header::DATE,
-            header::RETRY_AFTER,
-            HeaderName::from_static(REQUEST_ID),
-        ])
+        .expose_headers([header::DATE, header::RETRY_AFTER, REQUEST_ID])
         .max_age(CORS_MAX_AGE)
-}
-
-/// One span per request: method, path and request id.
-fn make_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // Debug level: at the production level (info) a request costs no span; failures are
-    // logged with their path and request id by `ProblemDetailsLayer`.
-    tracing::debug_span!("request", method = %request.method(), path = request.uri().path(), request_id)
 }
 
 /// A bound, ready-to-run broker.
@@ -322,7 +292,7 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use axum::body::to_bytes;
+    use axum::body::{Body, to_bytes};
     use tower::ServiceExt as _;
 
     use super::*;
@@ -357,6 +327,30 @@ mod tests {
             body.contains("\"status\":500") && !body.contains("secret"),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_kept_or_made_and_always_returned() {
+        let app = with_layers(panicking_routes(), CorsLayer::new());
+        let request = |id: Option<&str>| {
+            let mut builder = Request::get("/nowhere");
+            if let Some(id) = id {
+                builder = builder.header(REQUEST_ID, id);
+            }
+            builder.body(Body::empty()).unwrap()
+        };
+        let id_of = |response: Response| {
+            assert_eq!(response.status(), 404);
+            response.headers()[REQUEST_ID].to_str().unwrap().to_owned()
+        };
+        let kept = id_of(app.clone().oneshot(request(Some("abc-123"))).await.unwrap());
+        assert_eq!(kept, "abc-123");
+        let first = id_of(app.clone().oneshot(request(None)).await.unwrap());
+        let second = id_of(app.oneshot(request(None)).await.unwrap());
+        assert_ne!(first, second);
+        for made in [first, second] {
+            assert_eq!(uuid::Uuid::parse_str(&made).unwrap().get_version_num(), 4);
+        }
     }
 
     #[tokio::test]
