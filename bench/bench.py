@@ -234,7 +234,7 @@ def run(args, upstream, processes):
     else:
         rate = summary["broker"]["rps"] / 2
         p99s = {name: [] for name in targets}
-        for round_no in range(max(1, args.rounds // 2)):
+        for round_no in range(max(1, (args.rounds + 1) // 2)):
             order = list(targets)[round_no % 3:] + list(targets)[:round_no % 3]
             for name in order:
                 measured = oha(targets[name], rate, args.seconds)
@@ -242,7 +242,7 @@ def run(args, upstream, processes):
                 if set(measured["statuses"]) != {201}:
                     report["failures"].append(f"half load on {name}: statuses {measured['statuses']}")
         half = {name: median(values) for name, values in p99s.items()}
-        report["half_load"] = {"rate": rate, "p99": half,
+        report["half_load"] = {"rate": rate, "p99": half, "rounds": p99s,
                                "added_p99": {name: half[name] - half["upstream"] for name in ("broker", "reference")}}
 
     # Cold start: a freshly started broker meets `burst` concurrent first requests.
@@ -288,6 +288,11 @@ def print_report(args, report):
     print(f"- cold burst of {args.burst}: {c['identity_calls']} identity call(s), {c['created']} created, {c['errors']} errors")
     print(f"- broker RSS: idle {report['rss_idle_mb']:.1f} MB, peak {report['rss_peak_mb']:.1f} MB at {args.connections} connections")
     print(f"- start-up to listening: {report['startup_ms']:.1f} ms (median of 5); binary {report['binary_mb']:.1f} MB ({BUILD.name} build)")
+    print("- every round (requests/s): " + "; ".join(
+        f"{name} " + ", ".join(f"{r['rps']:.0f}" for r in report["runs"][name]) for name in ("broker", "reference")))
+    if h:
+        print("- every half-load round (p99 ms): " + "; ".join(
+            f"{name} " + ", ".join(f"{v:.2f}" for v in h["rounds"][name]) for name in h["rounds"]))
     throughput = s["broker"]["rps"] / s["reference"]["rps"]
     p99 = s["broker"]["p99"] / s["reference"]["p99"]
     print(f"RATIOS broker/reference: throughput {throughput:.3f}, p99 {p99:.3f}")
