@@ -1,7 +1,7 @@
 //! The one place statuses are chosen: every error the broker answers with becomes an
-//! RFC 9457 `application/problem+json` body here. 5xx causes are recorded for the one log
-//! line `telemetry::RequestLayer` writes; bodies never
-//! carry a secret, a token or an internal cause.
+//! RFC 9457 `application/problem+json` body here. A 5xx's cause rides along for the one log
+//! line `telemetry::RequestLayer` writes; bodies never carry a secret, a token or an
+//! internal cause.
 
 use std::{any::Any, time::Duration};
 

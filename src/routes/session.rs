@@ -52,8 +52,8 @@ pub struct SessionResponse<'a> {
     library: &'a Library,
 }
 
-/// What the page needs to load the matching library: the same in every answer, so it is
-/// serialised once at start-up rather than escaped again for every request.
+/// What the page needs to load the Hosted Fields library matching the session.
+// The same in every answer: serialised once at start-up, not escaped again per request.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Library {
