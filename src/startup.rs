@@ -297,24 +297,25 @@ mod tests {
 
     use super::*;
 
-    fn panicking_routes() -> Router {
-        Router::new().route(
+    /// One request through every layer, to a router whose only route panics.
+    async fn answer(request: axum::http::request::Builder) -> Response {
+        let routes = Router::new().route(
             "/boom",
             get(|| async {
                 panic!("secret-in-panic-message");
                 #[allow(unreachable_code)]
                 ""
             }),
-        )
+        );
+        with_layers(routes, CorsLayer::new())
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
     async fn a_panicking_handler_is_a_500_problem_with_a_request_id() {
-        let request = Request::get("/boom").body(Body::empty()).unwrap();
-        let response = with_layers(panicking_routes(), CorsLayer::new())
-            .oneshot(request)
-            .await
-            .unwrap();
+        let response = answer(Request::get("/boom")).await;
         assert_eq!(response.status(), 500);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
@@ -331,22 +332,14 @@ mod tests {
 
     #[tokio::test]
     async fn request_ids_are_kept_or_made_and_always_returned() {
-        let app = with_layers(panicking_routes(), CorsLayer::new());
-        let request = |id: Option<&str>| {
-            let mut builder = Request::get("/nowhere");
-            if let Some(id) = id {
-                builder = builder.header(REQUEST_ID, id);
-            }
-            builder.body(Body::empty()).unwrap()
-        };
         let id_of = |response: Response| {
             assert_eq!(response.status(), 404);
             response.headers()[REQUEST_ID].to_str().unwrap().to_owned()
         };
-        let kept = id_of(app.clone().oneshot(request(Some("abc-123"))).await.unwrap());
+        let kept = id_of(answer(Request::get("/nowhere").header(REQUEST_ID, "abc-123")).await);
         assert_eq!(kept, "abc-123");
-        let first = id_of(app.clone().oneshot(request(None)).await.unwrap());
-        let second = id_of(app.oneshot(request(None)).await.unwrap());
+        let first = id_of(answer(Request::get("/nowhere")).await);
+        let second = id_of(answer(Request::get("/nowhere")).await);
         assert_ne!(first, second);
         for made in [first, second] {
             assert_eq!(uuid::Uuid::parse_str(&made).unwrap().get_version_num(), 4);
@@ -355,11 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bare_error_status_gets_a_problem_body_and_keeps_its_headers() {
-        let request = Request::post("/boom").body(Body::empty()).unwrap();
-        let response = with_layers(panicking_routes(), CorsLayer::new())
-            .oneshot(request)
-            .await
-            .unwrap();
+        let response = answer(Request::post("/boom")).await;
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
         assert_eq!(
