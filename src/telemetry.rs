@@ -16,9 +16,7 @@ use axum::{
 };
 use tower::{Layer, Service};
 use tracing::Span;
-
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
-
 use uuid::Uuid;
 
 use crate::{
@@ -27,7 +25,7 @@ use crate::{
 };
 
 /// The filter when `RUST_LOG` is unset: the broker's own events, and warnings from the rest.
-const DEFAULT_FILTER: &str = "warn,hosted_fields_broker=info,tower_http=warn";
+const DEFAULT_FILTER: &str = "warn,hosted_fields_broker=info";
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(format: LogFormat) {
