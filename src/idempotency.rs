@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use axum::http::HeaderName;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -10,6 +11,9 @@ use uuid::Uuid;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("Idempotency-Key must be a UUID v4 in its 36-character hyphenated form")]
 pub struct InvalidIdempotencyKey;
+
+/// The header carrying the key, from callers and to Payroc.
+pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// An upstream `Idempotency-Key`, held in its lower-case hyphenated form.
 #[derive(Clone, PartialEq, Eq)]

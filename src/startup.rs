@@ -9,7 +9,7 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 use axum::{
     Router, ServiceExt,
     extract::Request,
-    http::{HeaderName, Method, header},
+    http::{Method, header},
     response::Response,
     routing::{get, post},
     serve::ListenerExt,
@@ -26,6 +26,7 @@ use tower_http::{
 use crate::{
     config::Settings,
     error::{ApiError, panic_response},
+    idempotency,
     metrics::Metrics,
     mint::Minter,
     openapi,
@@ -115,7 +116,7 @@ fn with_layers(
         .layer(cors)
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
-            HeaderName::from_static("idempotency-key"),
+            idempotency::HEADER,
         ]))
         .layer(RequestLayer)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -127,10 +128,7 @@ fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.cors_origins.iter().cloned()))
         .allow_methods([Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-        ])
+        .allow_headers([header::CONTENT_TYPE, idempotency::HEADER])
         .expose_headers([header::DATE, header::RETRY_AFTER, REQUEST_ID])
         .max_age(CORS_MAX_AGE)
 }

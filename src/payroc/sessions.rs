@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{BearerToken, PayrocClient, PayrocError};
-use crate::{idempotency::IdempotencyKey, metrics::Endpoint};
-
-static IDEMPOTENCY_KEY: reqwest::header::HeaderName =
-    reqwest::header::HeaderName::from_static("idempotency-key");
+use crate::{
+    idempotency::{self, IdempotencyKey},
+    metrics::Endpoint,
+};
 
 /// What the session will be used for (Payroc's `scenario`).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -93,7 +93,7 @@ impl PayrocClient {
             .http
             .post(url.clone())
             .header(reqwest::header::AUTHORIZATION, token.header_value().clone())
-            .header(IDEMPOTENCY_KEY.clone(), key.as_str())
+            .header(idempotency::HEADER, key.as_str())
             .header(reqwest::header::ACCEPT, "application/json")
             .json(body);
         let body = self

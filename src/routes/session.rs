@@ -17,7 +17,7 @@ use url::Url;
 use crate::{
     callers::Caller,
     error::{ApiError, Problem},
-    idempotency::IdempotencyKey,
+    idempotency::{self, IdempotencyKey},
     limits,
     mint::MintRequest,
     payroc::{CreateSession, FieldError, Scenario},
@@ -227,7 +227,7 @@ async fn mint(
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
-    match headers.get("idempotency-key") {
+    match headers.get(idempotency::HEADER) {
         None => Ok(IdempotencyKey::generate()),
         Some(value) => {
             IdempotencyKey::from_caller(value.as_bytes()).map_err(|e| ApiError::InvalidRequest {
