@@ -85,7 +85,7 @@ class Upstream:
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
 
 
-def start_broker(upstream, port):
+def start_broker(upstream, port, prefix=()):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "BROKER__SERVER__LISTEN": f"127.0.0.1:{port}",
@@ -97,14 +97,14 @@ def start_broker(upstream, port):
         # Production-like: the default filter (info for the broker, warn for the rest).
     }
     started = time.perf_counter()
-    process = subprocess.Popen([str(BROKER), "serve"], env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*prefix, str(BROKER), "serve"], env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, started
 
 
-def start_reference(upstream, port):
+def start_reference(upstream, port, prefix=()):
     url = f"http://127.0.0.1:{upstream.port}{SESSION_PATH}"
     started = time.perf_counter()
-    process = subprocess.Popen([str(REFERENCE), f"127.0.0.1:{port}", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*prefix, str(REFERENCE), f"127.0.0.1:{port}", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, started
 
 
@@ -151,8 +151,13 @@ def oha(url, rate, seconds, connections=16):
     ).stdout
     result = json.loads(out)
     percentiles = {k: v * 1000 for k, v in result["latencyPercentiles"].items() if v is not None}
-    return {"percentiles": percentiles, "statuses": {int(k): v for k, v in result["statusCodeDistribution"].items()},
-            "rps": result["summary"]["requestsPerSec"]}
+    return {"percentiles": percentiles, "statuses": {int(k): v for k, v in result["statusCodeDistribution"].items()}}
+
+
+def rotated(names, round_no):
+    """Round n starts with the n-th name, so no target always runs first or last."""
+    names = list(names)
+    return names[round_no % len(names):] + names[:round_no % len(names)]
 
 
 def median(values):
@@ -167,6 +172,8 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
     parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
+    parser.add_argument("--instructions", type=int, metavar="REQUESTS",
+                        help="only count instructions per request under callgrind (bench/instructions.sh)")
     args = parser.parse_args()
     if args.smoke:
         args.rounds, args.seconds, args.warmup, args.burst = 1, 1, 1, 100
@@ -175,6 +182,9 @@ def main():
     upstream = Upstream(workdir)
     processes = []
     try:
+        if args.instructions:
+            print_instructions(instructions(upstream, args.instructions))
+            return
         report = run(args, upstream, processes)
     finally:
         for process in processes:
@@ -217,8 +227,7 @@ def run(args, upstream, processes):
     }
     runs = {name: [] for name in targets}
     for round_no in range(args.rounds):
-        order = list(targets)[round_no % 3:] + list(targets)[:round_no % 3]
-        for name in order:
+        for name in rotated(targets, round_no):
             wrk(targets[name], args.connections, args.warmup)
             runs[name].append(wrk(targets[name], args.connections, args.seconds))
     report["runs"] = runs
@@ -235,8 +244,7 @@ def run(args, upstream, processes):
         rate = summary["broker"]["rps"] / 2
         p99s = {name: [] for name in targets}
         for round_no in range(max(1, (args.rounds + 1) // 2)):
-            order = list(targets)[round_no % 3:] + list(targets)[:round_no % 3]
-            for name in order:
+            for name in rotated(targets, round_no):
                 measured = oha(targets[name], rate, args.seconds)
                 p99s[name].append(measured["percentiles"]["p99"])
                 if set(measured["statuses"]) != {201}:
@@ -265,6 +273,40 @@ def run(args, upstream, processes):
     if summary["broker"]["errors"]:
         report["failures"].append(f"broker runs had {summary['broker']['errors']} errors")
     return report
+
+
+def instructions(upstream, requests):
+    """User-space instructions per session request under valgrind's callgrind: 200 warm-up
+    requests, counters zeroed, then `requests` more (hey, 4 at a time), for each target."""
+    counts = {}
+    for name, start in (("broker", start_broker), ("reference", start_reference)):
+        dump = upstream.dir / f"callgrind.{name}"
+        port = free_port()
+        process, started = start(upstream, port, prefix=("valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}"))
+        url = f"http://127.0.0.1:{port}/hosted-fields/session"
+        try:
+            wait_listening(port, started, timeout=60)
+            while hey(url, 1, 1).get(201) != 1:  # the token arrives slowly under valgrind
+                time.sleep(0.2)
+            hey(url, 200, 4)
+            control = lambda flag: subprocess.run(["callgrind_control", flag, str(process.pid)], check=True, capture_output=True)
+            control("-z")
+            statuses = hey(url, requests, 4)
+            control("-d")
+        finally:
+            process.kill()
+            process.wait()
+        if statuses.get(201) != requests:
+            raise RuntimeError(f"{name} answered {statuses} under callgrind")
+        annotated = subprocess.run(["callgrind_annotate", f"{dump}.1"], check=True, capture_output=True, text=True).stdout
+        total = int(re.search(r"([\d,]+) \(100\.0%\) +PROGRAM TOTALS", annotated).group(1).replace(",", ""))
+        counts[name] = total / requests
+    return counts
+
+
+def print_instructions(counts):
+    print(f"instructions per request: broker {counts['broker']:.0f}, reference {counts['reference']:.0f}")
+    print(f"INSTRUCTIONS broker/reference: {counts['broker'] / counts['reference']:.3f}")
 
 
 def print_report(args, report):
