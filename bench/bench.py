@@ -81,6 +81,13 @@ class Upstream:
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "reopen"], check=True)
         time.sleep(0.2)
 
+    def pin(self, cpus):
+        """Confines nginx's master and worker processes (one thread each) to `cpus`."""
+        master = int((self.dir / "nginx.pid").read_text())
+        workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        for pid in (master, *map(int, workers)):
+            os.sched_setaffinity(pid, cpus)
+
     def stop(self):
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
 
@@ -140,11 +147,13 @@ def hey(url, total, concurrency):
     return {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
 
 
-def oha(url, rate, seconds, connections=16):
+def oha(url, rate, seconds, connections=16, cpus=None):
     """Open-loop load at `rate` requests/s with oha's latency correction (a late request
-    counts from when it should have been sent): latency percentiles in ms, status counts."""
+    counts from when it should have been sent): latency percentiles in ms, status counts.
+    `cpus` confines oha (and so its worker threads) to those CPUs."""
+    prefix = ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
     out = subprocess.run(
-        ["oha", "--no-tui", "--output-format", "json", "--latency-correction", "-z", f"{seconds}s",
+        [*prefix, "oha", "--no-tui", "--output-format", "json", "--latency-correction", "-z", f"{seconds}s",
          "-q", str(int(rate)), "-c", str(connections), "-m", "POST", "-T", "application/json",
          "-d", '{"scenario":"payment"}', url],
         check=True, capture_output=True, text=True,
@@ -238,20 +247,21 @@ def run(args, upstream, processes):
 
     # Added latency at half of the broker's max throughput, over calling the upstream
     # directly; the reference shows what any proxy hop costs on this machine.
+    # Twice: with every process free to use both CPUs, and with oha and nginx confined to
+    # CPU 0, so they can never hold both CPUs while the proxy waits for one.
     if args.smoke:
         report["half_load"] = None
     else:
         rate = summary["broker"]["rps"] / 2
-        p99s = {name: [] for name in targets}
-        for round_no in range(max(1, (args.rounds + 1) // 2)):
-            for name in rotated(targets, round_no):
-                measured = oha(targets[name], rate, args.seconds)
-                p99s[name].append(measured["percentiles"]["p99"])
-                if set(measured["statuses"]) != {201}:
-                    report["failures"].append(f"half load on {name}: statuses {measured['statuses']}")
-        half = {name: median(values) for name, values in p99s.items()}
-        report["half_load"] = {"rate": rate, "p99": half, "rounds": p99s,
-                               "added_p99": {name: half[name] - half["upstream"] for name in ("broker", "reference")}}
+        rounds = max(1, (args.rounds + 1) // 2)
+        all_cpus = sorted(os.sched_getaffinity(0))
+        report["half_load"] = {"rate": rate, "shared": half_load(args, report, targets, rate, rounds, None)}
+        if len(all_cpus) > 1:
+            upstream.pin({all_cpus[0]})
+            try:
+                report["half_load"]["confined"] = half_load(args, report, targets, rate, rounds, [all_cpus[0]])
+            finally:
+                upstream.pin(set(all_cpus))
 
     # Cold start: a freshly started broker meets `burst` concurrent first requests.
     stop(broker)
@@ -273,6 +283,23 @@ def run(args, upstream, processes):
     if summary["broker"]["errors"]:
         report["failures"].append(f"broker runs had {summary['broker']['errors']} errors")
     return report
+
+
+def half_load(args, report, targets, rate, rounds, cpus):
+    """Median p99 per target at `rate`, over alternating rounds. Each measured window follows
+    a warm-up at the same rate, as wrk's runs do: the first seconds after a change of load
+    (new connections, a heavy run just ended) are not what the target is about."""
+    p99s = {name: [] for name in targets}
+    for round_no in range(rounds):
+        for name in rotated(targets, round_no):
+            oha(targets[name], rate, args.warmup, cpus=cpus)
+            measured = oha(targets[name], rate, args.seconds, cpus=cpus)
+            p99s[name].append(measured["percentiles"]["p99"])
+            if set(measured["statuses"]) != {201}:
+                report["failures"].append(f"half load on {name}: statuses {measured['statuses']}")
+    half = {name: median(values) for name, values in p99s.items()}
+    return {"p99": half, "rounds": p99s,
+            "added_p99": {name: half[name] - half["upstream"] for name in ("broker", "reference")}}
 
 
 def instructions(upstream, requests):
@@ -320,11 +347,15 @@ def print_report(args, report):
         print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {r['errors']} |")
     h, c = report["half_load"], report["cold"]
     print()
+    placements = (("shared", "all processes on all CPUs"), ("confined", "oha and nginx confined to CPU 0"))
     if h:
-        print(f"- half load ({h['rate']:.0f} req/s, oha open-loop, latency-corrected, 16 connections): p99 broker "
-              f"{h['p99']['broker']:.2f} ms, reference {h['p99']['reference']:.2f} ms, upstream direct "
-              f"{h['p99']['upstream']:.2f} ms; added p99 over upstream: broker {h['added_p99']['broker']:+.2f} ms, "
-              f"reference {h['added_p99']['reference']:+.2f} ms")
+        for key, placement in placements:
+            if key in h:
+                m = h[key]
+                print(f"- half load ({h['rate']:.0f} req/s, oha open-loop, latency-corrected, 16 connections; {placement}): "
+                      f"p99 broker {m['p99']['broker']:.2f} ms, reference {m['p99']['reference']:.2f} ms, upstream direct "
+                      f"{m['p99']['upstream']:.2f} ms; added p99 over upstream: broker {m['added_p99']['broker']:+.2f} ms, "
+                      f"reference {m['added_p99']['reference']:+.2f} ms")
     else:
         print("- half load: not measured in the smoke run")
     print(f"- cold burst of {args.burst}: {c['identity_calls']} identity call(s), {c['created']} created, {c['errors']} errors")
@@ -332,9 +363,10 @@ def print_report(args, report):
     print(f"- start-up to listening: {report['startup_ms']:.1f} ms (median of 5); binary {report['binary_mb']:.1f} MB ({BUILD.name} build)")
     print("- every round (requests/s): " + "; ".join(
         f"{name} " + ", ".join(f"{r['rps']:.0f}" for r in report["runs"][name]) for name in ("broker", "reference")))
-    if h:
-        print("- every half-load round (p99 ms): " + "; ".join(
-            f"{name} " + ", ".join(f"{v:.2f}" for v in h["rounds"][name]) for name in h["rounds"]))
+    for key, _ in placements:
+        if h and key in h:
+            print(f"- every half-load round, {key} (p99 ms): " + "; ".join(
+                f"{name} " + ", ".join(f"{v:.2f}" for v in h[key]["rounds"][name]) for name in h[key]["rounds"]))
     throughput = s["broker"]["rps"] / s["reference"]["rps"]
     p99 = s["broker"]["p99"] / s["reference"]["p99"]
     print(f"RATIOS broker/reference: throughput {throughput:.3f}, p99 {p99:.3f}")
