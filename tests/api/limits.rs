@@ -168,6 +168,41 @@ async fn cors_app() -> TestApp {
     .await
 }
 
+/// With no origin allowed (the default), no cross-origin call could succeed, so answers
+/// carry no CORS headers at all (nor `Vary: origin`) and a preflight is refused.
+#[tokio::test]
+async fn without_allowed_origins_answers_carry_no_cors_headers() {
+    let app = spawn_app_with(Options::default()).await;
+    app.wait_ready().await;
+    let ok = app
+        .session_request(Value::Null)
+        .header("origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    for name in [
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "vary",
+    ] {
+        assert!(
+            !ok.headers().contains_key(name),
+            "{name}: {:?}",
+            ok.headers()
+        );
+    }
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/hosted-fields/session"))
+        .header("origin", SHOP)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(preflight, 405).await;
+}
+
 #[tokio::test]
 async fn preflight_from_an_allowed_origin_grants_the_session_call() {
     let app = cors_app().await;
