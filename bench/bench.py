@@ -253,14 +253,13 @@ def run(args, upstream, processes):
         report["half_load"] = None
     else:
         rate = summary["broker"]["rps"] / 2
-        rounds = max(1, (args.rounds + 1) // 2)
         all_cpus = sorted(os.sched_getaffinity(0))
-        placements = {"all processes on all CPUs": half_load(args, report, targets, rate, rounds, None)}
+        placements = {"all processes on all CPUs": half_load(args, report, targets, rate, None)}
         if len(all_cpus) > 1:
             first = all_cpus[0]
             upstream.pin({first})
             try:
-                placements[f"oha and nginx on CPU {first}"] = half_load(args, report, targets, rate, rounds, [first])
+                placements[f"oha and nginx on CPU {first}"] = half_load(args, report, targets, rate, [first])
             finally:
                 upstream.pin(set(all_cpus))
         report["half_load"] = {"rate": rate, "placements": placements}
@@ -287,12 +286,13 @@ def run(args, upstream, processes):
     return report
 
 
-def half_load(args, report, targets, rate, rounds, cpus):
-    """Median p99 per target at `rate`, over alternating rounds. Each measured window follows
+def half_load(args, report, targets, rate, cpus):
+    """Median p99 per target at `rate`, over as many alternating rounds as wrk's (with three,
+    two slow rounds of one target decided its median). Each measured window follows
     a warm-up at the same rate, as wrk's runs do: the first seconds after a change of load
     (new connections, a heavy run just ended) are not what the target is about."""
     p99s = {name: [] for name in targets}
-    for round_no in range(rounds):
+    for round_no in range(args.rounds):
         for name in rotated(targets, round_no):
             oha(targets[name], rate, args.warmup, cpus=cpus)
             measured = oha(targets[name], rate, args.seconds, cpus=cpus)
