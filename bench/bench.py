@@ -56,18 +56,37 @@ def proc_status(pid, field):
     raise RuntimeError(f"no {field} for {pid}")
 
 
-class Upstream:
-    """nginx with the fixed answers of bench/nginx.conf.in."""
+class Nginx:
+    """An nginx started from one of bench/'s config templates, in its own directory."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, template, **values):
+        workdir.mkdir(exist_ok=True)
         self.dir = workdir
         self.port = free_port()
-        conf = (ROOT / "bench" / "nginx.conf.in").read_text()
-        conf = conf.replace("@DIR@", str(workdir)).replace("@PORT@", str(self.port))
+        conf = (ROOT / "bench" / template).read_text()
+        for key, value in {"DIR": workdir, "PORT": self.port, **values}.items():
+            conf = conf.replace(f"@{key}@", str(value))
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(conf)
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(workdir), "-e", str(workdir / "nginx-error.log")], check=True)
         wait_listening(self.port, time.perf_counter())
+
+    def pin(self, cpus):
+        """Confines nginx's master and worker processes (one thread each) to `cpus`."""
+        master = int((self.dir / "nginx.pid").read_text())
+        workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        for pid in (master, *map(int, workers)):
+            os.sched_setaffinity(pid, cpus)
+
+    def stop(self):
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
+
+
+class Upstream(Nginx):
+    """The stand-in for Payroc: fixed answers (bench/nginx.conf.in), identity calls logged."""
+
+    def __init__(self, workdir):
+        super().__init__(workdir, "nginx.conf.in")
 
     @property
     def identity_log(self):
@@ -81,15 +100,10 @@ class Upstream:
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "reopen"], check=True)
         time.sleep(0.2)
 
-    def pin(self, cpus):
-        """Confines nginx's master and worker processes (one thread each) to `cpus`."""
-        master = int((self.dir / "nginx.pid").read_text())
-        workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        for pid in (master, *map(int, workers)):
-            os.sched_setaffinity(pid, cpus)
 
-    def stop(self):
-        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
+def start_nginx_proxy(upstream):
+    """nginx as a reverse proxy to `upstream` (bench/nginx-proxy.conf.in)."""
+    return Nginx(upstream.dir / "nginx-proxy", "nginx-proxy.conf.in", UPSTREAM_PORT=upstream.port, SESSION_PATH=SESSION_PATH)
 
 
 def start_broker(upstream, port, prefix=()):
@@ -189,17 +203,19 @@ def main():
 
     workdir = Path(tempfile.mkdtemp(prefix="hfb-bench-"))
     upstream = Upstream(workdir)
-    processes = []
+    servers, processes = [upstream], []
     try:
         if args.instructions:
             print_instructions(instructions(upstream, args.instructions))
             return
-        report = run(args, upstream, processes)
+        servers.append(start_nginx_proxy(upstream))
+        report = run(args, upstream, servers[-1], processes)
     finally:
         for process in processes:
             if process.poll() is None:
                 stop(process)
-        upstream.stop()
+        for server in servers:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print_report(args, report)
     if report["failures"]:
@@ -207,7 +223,7 @@ def main():
         sys.exit(1)
 
 
-def run(args, upstream, processes):
+def run(args, upstream, nginx_proxy, processes):
     report = {"failures": []}
     # Start-up to listening, median of five fresh starts.
     startups = []
@@ -246,20 +262,27 @@ def run(args, upstream, processes):
     report["summary"] = summary
 
     # Added latency at half of the broker's max throughput, over calling the upstream
-    # directly; the reference shows what any proxy hop costs on this machine.
-    # Twice: with every process free to use both CPUs, and with oha and nginx confined to
-    # CPU 0, so they can never hold both CPUs while the proxy waits for one.
+    # directly; the reference and nginx as a proxy show what any proxy hop costs on this
+    # machine. Twice: with every process free to use both CPUs, and with oha and the
+    # upstream nginx confined to CPU 0, so they can never hold both CPUs while the proxy
+    # waits for one.
+    proxy_url = f"http://127.0.0.1:{nginx_proxy.port}/hosted-fields/session"
+    proxied = hey(proxy_url, 20, 2)
+    if proxied != {201: 20}:
+        report["failures"].append(f"nginx proxy answered {proxied}")
     if args.smoke:
         report["half_load"] = None
     else:
         rate = summary["broker"]["rps"] / 2
+        half_targets = {"broker": targets["broker"], "reference": targets["reference"],
+                        "nginx proxy": proxy_url, "upstream": targets["upstream"]}
         all_cpus = sorted(os.sched_getaffinity(0))
-        placements = {"all processes on all CPUs": half_load(args, report, targets, rate, None)}
+        placements = {"all processes on all CPUs": half_load(args, report, half_targets, rate, None)}
         if len(all_cpus) > 1:
             first = all_cpus[0]
             upstream.pin({first})
             try:
-                placements[f"oha and nginx on CPU {first}"] = half_load(args, report, targets, rate, [first])
+                placements[f"oha and upstream nginx on CPU {first}"] = half_load(args, report, half_targets, rate, [first])
             finally:
                 upstream.pin(set(all_cpus))
         report["half_load"] = {"rate": rate, "placements": placements}
@@ -301,7 +324,7 @@ def half_load(args, report, targets, rate, cpus):
                 report["failures"].append(f"half load on {name}: statuses {measured['statuses']}")
     half = {name: median(values) for name, values in p99s.items()}
     return {"p99": half, "rounds": p99s,
-            "added_p99": {name: half[name] - half["upstream"] for name in ("broker", "reference")}}
+            "added_p99": {name: p99 - half["upstream"] for name, p99 in half.items() if name != "upstream"}}
 
 
 def instructions(upstream, requests):
@@ -352,9 +375,8 @@ def print_report(args, report):
     placements = h["placements"] if h else {}
     for placement, m in placements.items():
         print(f"- half load ({h['rate']:.0f} req/s, oha open-loop, latency-corrected, 16 connections; {placement}): "
-              f"p99 broker {m['p99']['broker']:.2f} ms, reference {m['p99']['reference']:.2f} ms, upstream direct "
-              f"{m['p99']['upstream']:.2f} ms; added p99 over upstream: broker {m['added_p99']['broker']:+.2f} ms, "
-              f"reference {m['added_p99']['reference']:+.2f} ms")
+              "p99 " + ", ".join(f"{name} {p99:.2f} ms" for name, p99 in m["p99"].items()) + "; added p99 over upstream: "
+              + ", ".join(f"{name} {added:+.2f} ms" for name, added in m["added_p99"].items()))
     if not h:
         print("- half load: not measured in the smoke run")
     print(f"- cold burst of {args.burst}: {c['identity_calls']} identity call(s), {c['created']} created, {c['errors']} errors")
