@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark's one entry command: installs its tools, builds both release binaries, runs.
-#   bench/run.sh            full run (5 rounds x 10 s; about 7 minutes, plus oha's build once)
+#   bench/run.sh            full run (5 rounds x 10 s; about 11 minutes, plus oha's build once)
 #   bench/run.sh --smoke    a quick run that only proves the harness works (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
