@@ -102,8 +102,8 @@ async fn serve(
     }
 }
 
-/// Every layer, outermost first. CORS wraps everything, so errors (429, 503, 413, 404…)
-/// carry its headers too and a page can read why it failed.
+/// Every layer, outermost first. CORS (when an origin is allowed) wraps everything, so errors
+/// (429, 503, 413, 404…) carry its headers too and a page can read why it failed.
 fn with_layers(
     routes: Router,
     cors: Option<CorsLayer>,
