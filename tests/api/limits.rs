@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{CALLER_KEY, Options, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{CALLER_KEY, Options, TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// Rate limit 1/s with a burst of 2; `trusted` lists the proxies whose XFF is believed.
 async fn limited_app(trusted: &'static [&'static str]) -> TestApp {
@@ -172,7 +172,7 @@ async fn cors_app() -> TestApp {
 /// carry no CORS headers at all (nor `Vary: origin`) and a preflight is refused.
 #[tokio::test]
 async fn without_allowed_origins_answers_carry_no_cors_headers() {
-    let app = spawn_app_with(Options::default()).await;
+    let app = spawn_app().await;
     app.wait_ready().await;
     let ok = app
         .session_request(Value::Null)
