@@ -177,6 +177,10 @@ impl PayrocClient {
         let http = reqwest::Client::builder()
             // A redirect would carry `x-api-key` to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are ours (`retry_after`, the 401 replay). reqwest's own only ever replays
+            // HTTP/2 refusals, which an HTTP/1.1 client never gets, yet it copied every request
+            // (headers, extensions) in case; with no retry allowed it copies nothing.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout)
             .pool_max_idle_per_host(settings.max_idle_connections)

@@ -1,8 +1,8 @@
 //! The ceiling for the broker's architecture: an axum server that forwards each
 //! `POST /hosted-fields/session` as one upstream call (same reqwest client set-up as the
-//! broker: rustls, pooled, no redirects) with a fixed Bearer header and a fresh UUID v4
-//! `Idempotency-Key`, and returns the upstream answer as is. No validation, no token cache,
-//! no retries, no metrics, no logging.
+//! broker: rustls, pooled, no redirects, none of reqwest's own retries) with a fixed Bearer
+//! header and a fresh UUID v4 `Idempotency-Key`, and returns the upstream answer as is. No
+//! validation, no token cache, no retries, no metrics, no logging.
 //!
 //! Usage: `bench-reference LISTEN UPSTREAM_SESSIONS_URL`
 
@@ -58,6 +58,7 @@ async fn main() {
         .expect("usage: bench-reference LISTEN UPSTREAM_SESSIONS_URL");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .build()
