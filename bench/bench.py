@@ -78,8 +78,12 @@ class Nginx:
         for pid in (master, *map(int, workers)):
             os.sched_setaffinity(pid, cpus)
 
+    def signal(self, name, check=True):
+        """`nginx -s name` (stop, reopen, ...) to this instance."""
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", name], check=check)
+
     def stop(self):
-        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "stop"], check=False)
+        self.signal("stop", check=False)
 
 
 class Upstream(Nginx):
@@ -97,7 +101,7 @@ class Upstream(Nginx):
 
     def reset_identity_log(self):
         self.identity_log.write_text("")
-        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir), "-s", "reopen"], check=True)
+        self.signal("reopen")
         time.sleep(0.2)
 
 
