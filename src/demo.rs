@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use crate::{
     config::RawSettings,
     fake_payroc::{FakePayroc, FakePayrocConfig, standin_integrity},
-    state::AppState,
+    http::state::AppState,
 };
 
 /// The demo checkout page.

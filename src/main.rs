@@ -8,7 +8,7 @@ use hosted_fields_broker::{config, demo, startup, telemetry};
 
 /// The request path allocates many small, short-lived buffers (headers, JSON, futures); the
 /// system allocator (glibc's, and musl's in the static image far more) spends a tenth of the
-/// CPU there. See README, Performance.
+/// CPU there (bench/README.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -63,7 +63,7 @@ async fn main() -> ExitCode {
         print!("{}", settings.redacted());
         return ExitCode::SUCCESS;
     }
-    telemetry::init(settings.log_format);
+    telemetry::init(settings.log.format);
     let extra = if demo_mode {
         demo::routes()
     } else {

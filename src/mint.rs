@@ -13,7 +13,8 @@ use crate::{
     idempotency::IdempotencyKey,
     metrics::Metrics,
     payroc::{CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session},
-    token::{TokenCache, TokenError, policy},
+    retry,
+    token::{TokenCache, TokenError},
 };
 
 /// Retry waits between attempts never exceed this: the whole request has seconds, not minutes.
@@ -123,11 +124,11 @@ impl Minter {
                 PayrocError::Transient { .. } | PayrocError::InvalidResponse(_)
                     if attempts < self.max_attempts =>
                 {
-                    let wait = policy::backoff(
+                    let wait = retry::backoff(
                         attempts,
                         self.retry_base_delay,
                         MAX_RETRY_WAIT,
-                        policy::sample().abs(),
+                        retry::sample().abs(),
                     )
                     .max(error.retry_after().unwrap_or_default());
                     if Instant::now() + wait >= request.deadline {

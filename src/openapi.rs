@@ -13,7 +13,7 @@ use utoipa::{
 };
 
 use crate::{
-    error::Problem,
+    http::error::Problem,
     payroc::{FieldError, Scenario},
     routes::{health, metrics, session},
 };
@@ -26,7 +26,7 @@ use crate::{
                        Every error is application/problem+json (RFC 9457).",
     ),
     paths(session::create_session, health::healthz, health::readyz, metrics::metrics),
-    components(schemas(session::SessionRequestBody, session::SessionResponse, Problem, FieldError, Scenario)),
+    components(schemas(session::SessionRequest, session::SessionResponse, Problem, FieldError, Scenario)),
     modifiers(&CallerKey),
 )]
 struct ApiDoc;
@@ -84,7 +84,7 @@ mod tests {
         for path in ["/healthz", "/readyz", "/metrics"] {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
         }
-        let request = &doc["components"]["schemas"]["SessionRequestBody"]["properties"];
+        let request = &doc["components"]["schemas"]["SessionRequest"]["properties"];
         for member in ["processingTerminalId", "scenario", "secureTokenId"] {
             assert!(request.get(member).is_some(), "{member} missing");
         }

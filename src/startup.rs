@@ -25,15 +25,17 @@ use tower_http::{
 
 use crate::{
     config::Settings,
-    error::{ApiError, panic_response},
+    http::{
+        error::{ApiError, panic_response},
+        layer::{REQUEST_ID, RequestLayer},
+        state::AppState,
+    },
     idempotency,
     metrics::Metrics,
     mint::Minter,
     openapi,
     payroc::PayrocClient,
     routes::{assets, health, metrics, session},
-    state::AppState,
-    telemetry::{REQUEST_ID, RequestLayer},
     token::TokenCache,
 };
 
@@ -202,7 +204,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let stop_accepting = CancellationToken::new();
         let mut servers = JoinSet::new();
-        let record_peer = self.state.rate_limiter.is_some();
+        let record_peer = self.state.admission.needs_peer_address();
         servers.spawn(serve(
             self.listener,
             self.router,
@@ -246,7 +248,6 @@ async fn drain(servers: &mut JoinSet<std::io::Result<()>>, grace: Duration) -> s
     })
 }
 
-/// Drops idle rate-limiter entries so memory follows the number of active clients.
 /// Keeps memory following the load, not the uptime: drops idle rate-limiter entries, and
 /// folds the latency samples recorded since the last scrape into their buckets (without a
 /// scrape they would pile up: 8 bytes a request, ~14 MB a minute at 30 000 requests/s).
@@ -255,9 +256,7 @@ async fn upkeep(state: AppState, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = every.tick() => {
-                if let Some(limiter) = &state.rate_limiter {
-                    limiter.retain_recent();
-                }
+                state.admission.upkeep();
                 state.metrics.upkeep();
             }
             () = stop.cancelled() => return,

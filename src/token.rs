@@ -17,6 +17,7 @@ use crate::{
     config::TokenSettings,
     metrics::{Metrics, RefreshOutcome},
     payroc::{AccessToken, BearerToken, PayrocClient, PayrocError},
+    retry,
 };
 
 /// Something that can fetch a fresh Bearer token (identity in production, a script in tests).
@@ -246,7 +247,7 @@ impl<S: TokenSource> Refresher<S> {
                 let plan = policy::plan(
                     access.expires_in,
                     self.settings.refresh_ratio,
-                    policy::sample(),
+                    retry::sample(),
                 );
                 tracing::info!(
                     generation = self.generation,
@@ -279,15 +280,15 @@ impl<S: TokenSource> Refresher<S> {
                 let delay = match kind {
                     FailureKind::KeyRejected => {
                         tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check BROKER__PAYROC__API_KEY(_FILE); retrying slowly");
-                        policy::jittered(self.settings.rejected_retry, policy::sample())
+                        retry::jittered(self.settings.rejected_retry, retry::sample())
                     }
                     FailureKind::Transient => {
                         tracing::warn!(%error, failures = self.failures, "Bearer token refresh failed; retrying with backoff");
-                        policy::backoff(
+                        retry::backoff(
                             self.failures,
                             self.settings.backoff_base,
                             self.settings.backoff_cap,
-                            policy::sample().abs(),
+                            retry::sample().abs(),
                         )
                     }
                 };

@@ -6,60 +6,20 @@ mod identity;
 mod problem;
 mod sessions;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
-use secrecy::SecretString;
 use tokio::{sync::Semaphore, time::Instant};
 
 pub use identity::{AccessToken, BearerToken};
 pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
-pub use sessions::{CreateSession, Scenario, Session, SessionToken, session_url};
+pub use sessions::{CreateSession, Scenario, Session, session_url};
 
 use crate::{
-    config::PayrocSettings,
+    config::{ApiKeySource, PayrocSettings},
     metrics::{Endpoint, Metrics},
 };
-
-/// Where the API key comes from. A file is read again on every token fetch, so a rotated
-/// Kubernetes Secret heals without a restart.
-#[derive(Clone, Debug)]
-pub enum ApiKeySource {
-    Inline(SecretString),
-    File(PathBuf),
-}
-
-impl ApiKeySource {
-    /// The current key, trimmed of surrounding whitespace (a trailing newline is normal).
-    pub fn read(&self) -> std::io::Result<SecretString> {
-        use secrecy::ExposeSecret;
-        match self {
-            Self::Inline(key) => Ok(key.clone()),
-            Self::File(path) => {
-                let text = std::fs::read_to_string(path)?;
-                let trimmed = text.trim();
-                if trimmed.is_empty() {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{} is empty", path.display()),
-                    ));
-                }
-                Ok(SecretString::from(trimmed.to_owned()))
-            }
-        }
-        .and_then(|key: SecretString| {
-            if key.expose_secret().is_empty() {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "API key is empty",
-                ))
-            } else {
-                Ok(key)
-            }
-        })
-    }
-}
 
 /// What went wrong talking to Payroc, shaped by what the caller does next.
 #[derive(Debug, thiserror::Error)]
@@ -160,14 +120,14 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.min(CAP))
 }
 
-/// Payroc client shared by the token refresher and the session handler.
+/// Payroc client shared by the token refresher and the session minter.
 #[derive(Clone, Debug)]
 pub struct PayrocClient {
     http: reqwest::Client,
     identity_url: url::Url,
     api_key: ApiKeySource,
-    /// Caps concurrent upstream requests, hence connections (HTTP/1.1: one request each).
     request_timeout: Duration,
+    /// Caps concurrent upstream requests, hence connections (HTTP/1.1: one request each).
     connections: Arc<Semaphore>,
     metrics: Metrics,
 }
@@ -208,18 +168,14 @@ impl PayrocClient {
         expected: StatusCode,
         timeout: Duration,
     ) -> Result<Bytes, PayrocError> {
-        // The common case takes a free permit at once, without arming a timer.
-        let _permit = match self.connections.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => tokio::time::timeout(timeout, self.connections.acquire())
-                .await
-                .map_err(|_| PayrocError::Transient {
-                    reason: "no free upstream connection in time".into(),
-                    timed_out: true,
-                    retry_after: None,
-                })?
-                .expect("the semaphore is never closed"),
-        };
+        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
+            .await
+            .map_err(|_| PayrocError::Transient {
+                reason: "no free upstream connection in time".into(),
+                timed_out: true,
+                retry_after: None,
+            })?
+            .expect("the semaphore is never closed");
         let started = Instant::now();
         let answer = async {
             let response = request.timeout(timeout).send().await?;
@@ -277,19 +233,5 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn api_key_file_is_trimmed_and_reread() {
-        use secrecy::ExposeSecret;
-        let path = std::env::temp_dir().join(format!("hfb-key-{}", uuid::Uuid::new_v4()));
-        std::fs::write(&path, "first-key\n").unwrap();
-        let source = ApiKeySource::File(path.clone());
-        assert_eq!(source.read().unwrap().expose_secret(), "first-key");
-        std::fs::write(&path, "  rotated-key \n").unwrap();
-        assert_eq!(source.read().unwrap().expose_secret(), "rotated-key");
-        std::fs::write(&path, "\n").unwrap();
-        assert!(source.read().is_err());
-        std::fs::remove_file(path).unwrap();
     }
 }

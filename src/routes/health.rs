@@ -10,7 +10,10 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::{error::Problem, state::AppState, token::FailureKind};
+use crate::{
+    http::{error::Problem, state::AppState},
+    token::FailureKind,
+};
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness",
     responses((status = 200, description = "The process serves", example = json!({"status": "ok"}))))]

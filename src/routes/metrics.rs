@@ -7,7 +7,7 @@ use axum::{
 };
 use tokio::time::Instant;
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Prometheus' text format version 0.0.4.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

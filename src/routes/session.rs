@@ -2,6 +2,7 @@
 //! Invalid input never reaches Payroc.
 
 use axum::{
+    Json,
     body::{Body, Bytes},
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
@@ -9,32 +10,39 @@ use axum::{
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
-use serde_json::{Map, Value, value::RawValue};
+use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
-use url::Url;
 
 use crate::{
-    callers::Caller,
-    error::{ApiError, Problem},
+    http::{
+        admission::callers::Caller,
+        error::{ApiError, Problem},
+        state::{AppState, Library},
+    },
     idempotency::{self, IdempotencyKey},
-    limits,
     mint::MintRequest,
     payroc::{CreateSession, FieldError, Scenario},
-    state::AppState,
 };
 
 /// Most characters Payroc accepts in `secureTokenId`.
 const SECURE_TOKEN_ID_MAX: usize = 200;
-/// Bytes reserved for a 201 body: Payroc's fields plus the library's URL and hash.
-const RESPONSE_CAPACITY: usize = 512;
 const MEMBERS: [&str; 3] = ["processingTerminalId", "scenario", "secureTokenId"];
 
-/// A validated request body (all members optional).
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The request body, validated. All members are optional, `null` counts as absent, and any
+/// other member is a 400; the handler checks members one by one so that every error can name
+/// its parameter. (The schema is the documentation; parsing is [`validate_members`].)
+#[derive(Debug, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
 pub struct SessionRequest {
+    /// Must be on the allow-list; default: the first allowed terminal.
+    #[schema(example = "1234001")]
     pub processing_terminal_id: Option<String>,
+    /// Default `payment`.
+    #[schema(required = false)]
     pub scenario: Scenario,
+    /// 1–200 characters; internal callers only (anonymous callers get 403).
+    #[schema(min_length = 1, max_length = 200)]
     pub secure_token_id: Option<String>,
 }
 
@@ -52,52 +60,6 @@ pub struct SessionResponse<'a> {
     library: &'a Library,
 }
 
-/// What the page needs to load the Hosted Fields library matching the session.
-// The same in every answer: serialised once at start-up, not escaped again per request.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Library {
-    /// The Hosted Fields library version the session was created for.
-    #[schema(value_type = String)]
-    lib_version: Box<RawValue>,
-    /// The library script the page must load (it must match `libVersion`).
-    #[schema(value_type = String)]
-    script_url: Box<RawValue>,
-    /// The script's SRI hash for `integrity`, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    script_integrity: Option<Box<RawValue>>,
-}
-
-impl Library {
-    pub fn new(lib_version: &str, script_url: &Url, script_integrity: Option<&str>) -> Self {
-        let json =
-            |text: &str| serde_json::value::to_raw_value(text).expect("a string always serialises");
-        Self {
-            lib_version: json(lib_version),
-            script_url: json(script_url.as_str()),
-            script_integrity: script_integrity.map(json),
-        }
-    }
-}
-
-/// The request body as documented; the handler validates members one by one so that every
-/// error can name its parameter. All members are optional, `null` counts as absent, and any
-/// other member is a 400.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)] // documentation only
-pub struct SessionRequestBody {
-    /// Must be on the allow-list; default: the first allowed terminal.
-    #[schema(example = "1234001")]
-    processing_terminal_id: Option<String>,
-    /// Default `payment`.
-    scenario: Option<Scenario>,
-    /// 1–200 characters; internal callers only (anonymous callers get 403).
-    #[schema(min_length = 1, max_length = 200)]
-    secure_token_id: Option<String>,
-}
-
 /// `Idempotency-Key`: a caller-chosen UUID v4, forwarded upstream in lower case.
 const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case). A retry with the same key \
                        returns the same session; a key reused for a different request, or after its session \
@@ -108,7 +70,7 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
     path = "/hosted-fields/session",
     tag = "sessions",
     summary = "Create a Hosted Fields session for one page load",
-    request_body(content = Option<SessionRequestBody>, content_type = "application/json",
+    request_body(content = Option<SessionRequest>, content_type = "application/json",
         description = "Optional; an empty body or `{}` means all defaults."),
     params(("Idempotency-Key" = Option<uuid::Uuid>, Header, description = KEY_DOC)),
     security((), ("callerKey" = [])),
@@ -135,14 +97,10 @@ pub async fn create_session(State(state): State<AppState>, request: Request) -> 
     let _in_flight = state.metrics.in_flight();
     let deadline = Instant::now() + state.deadline;
     let (parts, body) = request.into_parts();
-    let response = match limits::admit(&state, &parts) {
-        Ok((caller, permit)) => {
-            let response = validate_and_mint(&state, parts, body, caller, deadline)
-                .await
-                .into_response();
-            drop(permit);
-            response
-        }
+    let response = match state.admission.admit(&parts) {
+        Ok(admitted) => validate_and_mint(&state, parts, body, admitted.caller, deadline)
+            .await
+            .into_response(),
         Err(refusal) => refusal.into_response(),
     };
     state.metrics.session(response.status().as_u16());
@@ -192,7 +150,7 @@ async fn mint(
     let mint = MintRequest {
         url: &terminal.url,
         body: CreateSession {
-            lib_version: &state.lib_version,
+            lib_version: &state.library.lib_version,
             scenario: request.scenario,
             secure_token_id: request.secure_token_id.as_deref(),
         },
@@ -209,19 +167,10 @@ async fn mint(
         scenario: request.scenario,
         library: &state.library,
     };
-    // Sized for the whole answer at once (`axum::Json` starts small and grows).
-    let mut json = Vec::with_capacity(RESPONSE_CAPACITY);
-    serde_json::to_writer(&mut json, &body).expect("the answer always serialises");
     Ok((
         StatusCode::CREATED,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        json,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(body),
     )
         .into_response())
 }

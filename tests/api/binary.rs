@@ -122,7 +122,7 @@ fn config_file_is_layered_under_the_environment() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("script_integrity = \"(none)\""),
+        !stdout.contains("script_integrity"),
         "no SRI for an unknown version: {stdout}"
     );
     std::fs::remove_file(file).unwrap();

@@ -1,5 +1,4 @@
-//! Admission to the session endpoint: the per-client-IP rate limit (governor) and load
-//! shedding when too many requests are in flight.
+//! The per-client-IP rate limit (governor), with bounded memory.
 //!
 //! The client IP is the socket peer, unless that peer is a trusted proxy: then it is the
 //! rightmost `X-Forwarded-For` entry that is not itself a trusted proxy. The leftmost entry
@@ -8,22 +7,15 @@
 use std::{
     net::{IpAddr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
-    sync::Arc,
     time::Duration,
 };
 
-use axum::{
-    extract::ConnectInfo,
-    http::{HeaderMap, request::Parts},
-};
+use axum::http::HeaderMap;
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use ipnet::IpNet;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{callers::Caller, config::RateLimitSettings, error::ApiError, state::AppState};
+use crate::config::RateLimitSettings;
 
-/// Retry-After for a shed request: capacity frees up as soon as requests finish.
-const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Past the tracking cap, new clients share this one bucket (an unroutable address).
 const OVERFLOW_KEY: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
@@ -65,10 +57,6 @@ impl RateLimiter {
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
-    }
-
-    pub fn tracked(&self) -> usize {
-        self.limiter.len()
     }
 
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
@@ -119,45 +107,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
-}
-
-/// Concurrency cap for session requests.
-#[derive(Debug, Clone)]
-pub struct LoadShedder(Arc<Semaphore>);
-
-impl LoadShedder {
-    pub fn new(max_in_flight: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max_in_flight)))
-    }
-}
-
-/// Admission to `POST /hosted-fields/session`. The caller is authenticated once, here: the
-/// limiter exempts internal callers, and the handler needs to know who is asking. A bad
-/// caller key is still rate limited (no free guesses) before its 401. The permit holds a
-/// place among the requests in flight until it is dropped.
-pub fn admit(
-    state: &AppState,
-    request: &Parts,
-) -> Result<(Caller, OwnedSemaphorePermit), ApiError> {
-    let caller = state.callers.authenticate(&request.headers);
-    let exempt = matches!(caller, Ok(Caller::Internal));
-    if let (Some(limiter), false) = (&state.rate_limiter, exempt) {
-        // The socket peer is only recorded when the limiter is on (see `startup`).
-        if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
-            let client = limiter.client_ip(peer.ip(), &request.headers);
-            if let Err(wait) = limiter.check(client) {
-                state.metrics.rate_limited();
-                return Err(ApiError::RateLimited { retry_after: wait });
-            }
-        }
-    }
-    let permit = state.shedder.0.clone().try_acquire_owned().map_err(|_| {
-        state.metrics.shed();
-        ApiError::Overloaded {
-            retry_after: SHED_RETRY_AFTER,
-        }
-    })?;
-    Ok((caller?, permit))
 }
 
 #[cfg(test)]
@@ -284,7 +233,7 @@ mod tests {
         for n in 0..20_000_u32 {
             let _ = limiter.check(IpAddr::V4(n.into()));
         }
-        assert!(limiter.tracked() <= 1_001, "{}", limiter.tracked());
+        assert!(limiter.limiter.len() <= 1_001, "{}", limiter.limiter.len());
     }
 
     #[test]

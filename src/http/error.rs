@@ -1,6 +1,6 @@
 //! The one place statuses are chosen: every error the broker answers with becomes an
 //! RFC 9457 `application/problem+json` body here. A 5xx's cause rides along for the one log
-//! line `telemetry::RequestLayer` writes; bodies never carry a secret, a token or an
+//! line the per-request layer ([`super::layer`]) writes; bodies never carry a secret, a token or an
 //! internal cause.
 
 use std::{any::Any, time::Duration};
@@ -48,10 +48,7 @@ pub enum ApiError {
     #[error("Payroc failed: {0}")]
     UpstreamFailed(String),
     #[error("no usable Bearer token")]
-    TokenUnavailable {
-        retry_after: Duration,
-        key_rejected: bool,
-    },
+    TokenUnavailable { retry_after: Duration },
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
     #[error("too many requests in flight")]
@@ -232,7 +229,7 @@ impl IntoResponse for ApiError {
         let mut parts = Response::new(());
         if problem.status >= 500 {
             // The body stays generic; the cause rides along to be logged once, with the
-            // request's route and id, by `problem_details`.
+            // request's route and id, by the per-request layer.
             parts.extensions_mut().insert(ErrorCause(self.to_string()));
         }
         if let Self::TokenUnavailable { retry_after, .. }
@@ -255,8 +252,8 @@ impl IntoResponse for ApiError {
 impl From<MintError> for ApiError {
     fn from(error: MintError) -> Self {
         match error {
-            MintError::Token(TokenError::Unavailable { retry_after, key_rejected }) => {
-                Self::TokenUnavailable { retry_after, key_rejected }
+            MintError::Token(TokenError::Unavailable { retry_after, .. }) => {
+                Self::TokenUnavailable { retry_after }
             }
             MintError::Token(TokenError::DeadlineExceeded) => {
                 Self::DeadlineExceeded("deadline passed waiting for a Bearer token".into())
@@ -326,7 +323,6 @@ mod tests {
     fn token_unavailable_is_503_with_retry_after() {
         let response = ApiError::TokenUnavailable {
             retry_after: Duration::from_secs(4),
-            key_rejected: true,
         }
         .into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -10,18 +10,12 @@ use std::{
 };
 
 use axum::http::HeaderValue;
+use serde::Serialize;
 use url::Url;
 
+use super::{admission::Admission, error::ApiError};
 use crate::{
-    callers::CallerKeys,
-    config::Settings,
-    error::ApiError,
-    limits::{LoadShedder, RateLimiter},
-    metrics::Metrics,
-    mint::Minter,
-    payroc::session_url,
-    routes::session::Library,
-    token::TokenCache,
+    config::Settings, metrics::Metrics, mint::Minter, payroc::session_url, token::TokenCache,
 };
 
 /// One allowed processing terminal and its precomputed sessions URL.
@@ -60,21 +54,31 @@ impl Terminals {
     }
 }
 
+/// What the page needs to load the Hosted Fields library matching the session; the same in
+/// every session answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Library {
+    /// The Hosted Fields library version the session was created for.
+    pub lib_version: String,
+    /// The library script the page must load (it must match `libVersion`).
+    pub script_url: String,
+    /// The script's SRI hash for `integrity`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_integrity: Option<String>,
+}
+
 /// Handles every request needs.
 #[derive(Debug)]
 pub struct Inner {
     pub minter: Minter,
     pub tokens: TokenCache,
-    pub callers: CallerKeys,
+    pub admission: Admission,
     pub terminals: Terminals,
-    pub lib_version: String,
     pub library: Library,
     pub deadline: Duration,
     pub body_limit: usize,
     pub metrics: Metrics,
-    /// `None` when rate limiting is off.
-    pub rate_limiter: Option<RateLimiter>,
-    pub shedder: LoadShedder,
     /// Exact origins allowed to call from a browser.
     pub cors_origins: Vec<HeaderValue>,
     /// Set when shutdown begins; readiness answers 503 from then on.
@@ -98,20 +102,22 @@ impl AppState {
         Self(Arc::new(Inner {
             minter,
             tokens,
-            callers: CallerKeys::new(&settings.callers),
-            terminals: Terminals::new(&payroc.terminals, &payroc.api_url),
-            lib_version: payroc.lib_version.clone(),
-            library: Library::new(
-                &payroc.lib_version,
-                &payroc.script_url,
-                payroc.script_integrity.as_deref(),
+            admission: Admission::new(
+                &settings.callers.keys,
+                &settings.rate_limit,
+                settings.server.max_in_flight,
+                metrics.clone(),
             ),
+            terminals: Terminals::new(&payroc.terminals, &payroc.api_url),
+            library: Library {
+                lib_version: payroc.lib_version.clone(),
+                script_url: payroc.script_url.to_string(),
+                script_integrity: payroc.script_integrity.clone(),
+            },
             deadline: payroc.deadline,
             body_limit: settings.server.body_limit_bytes,
             metrics,
-            rate_limiter: RateLimiter::new(&settings.rate_limit),
-            shedder: LoadShedder::new(settings.server.max_in_flight),
-            cors_origins: settings.cors_allowed_origins.clone(),
+            cors_origins: settings.cors.allowed_origins.clone(),
             draining: AtomicBool::new(false),
         }))
     }

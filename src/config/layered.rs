@@ -1,0 +1,210 @@
+//! The configuration exactly as layered, before validation: what an operator writes in a
+//! TOML file or a `BROKER__…` variable, with the built-in default of each key.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::PayrocEnvironment;
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// The configuration exactly as layered, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSettings {
+    pub server: RawServer,
+    pub payroc: RawPayroc,
+    pub callers: RawCallers,
+    pub cors: RawCors,
+    pub rate_limit: RawRateLimit,
+    pub token: RawToken,
+    pub log: RawLog,
+    pub demo: RawDemo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_ms: u64,
+    pub pre_drain_delay_ms: u64,
+    pub max_in_flight: usize,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            body_limit_bytes: 8 * 1024,
+            shutdown_grace_ms: 10_000,
+            pre_drain_delay_ms: 0,
+            max_in_flight: 4096,
+            metrics_listen: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPayroc {
+    pub environment: PayrocEnvironment,
+    pub api_key: Option<SecretString>,
+    pub api_key_file: Option<PathBuf>,
+    pub identity_url: Option<String>,
+    pub api_url: Option<String>,
+    pub lib_version: Option<String>,
+    pub script_url: Option<String>,
+    pub script_integrity: Option<String>,
+    #[serde(deserialize_with = "comma_list")]
+    pub terminals: Vec<String>,
+    pub request_timeout_ms: u64,
+    pub deadline_ms: u64,
+    pub max_attempts: u32,
+    pub retry_base_delay_ms: u64,
+    pub session_expiry_margin_ms: u64,
+    pub max_idle_connections: usize,
+    pub max_connections: usize,
+}
+
+impl Default for RawPayroc {
+    fn default() -> Self {
+        Self {
+            environment: PayrocEnvironment::Test,
+            api_key: None,
+            api_key_file: None,
+            identity_url: None,
+            api_url: None,
+            lib_version: None,
+            script_url: None,
+            script_integrity: None,
+            terminals: Vec::new(),
+            request_timeout_ms: 4_000,
+            deadline_ms: 9_000,
+            max_attempts: 3,
+            retry_base_delay_ms: 100,
+            session_expiry_margin_ms: 30_000,
+            max_idle_connections: 64,
+            max_connections: 256,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCallers {
+    #[serde(deserialize_with = "comma_list")]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCors {
+    #[serde(deserialize_with = "comma_list")]
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
+    pub max_tracked_clients: usize,
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 0,
+            burst: 20,
+            trusted_proxies: Vec::new(),
+            max_tracked_clients: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawToken {
+    pub refresh_ratio: f64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub rejected_retry_ms: u64,
+}
+
+impl Default for RawToken {
+    fn default() -> Self {
+        Self {
+            refresh_ratio: 0.75,
+            backoff_base_ms: 500,
+            backoff_cap_ms: 30_000,
+            rejected_retry_ms: 60_000,
+        }
+    }
+}
+
+/// Only read by `demo`: lifetimes of the fake Payroc's tokens and sessions.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDemo {
+    pub session_lifetime_secs: u64,
+    pub token_lifetime_secs: u64,
+}
+
+impl Default for RawDemo {
+    fn default() -> Self {
+        Self {
+            session_lifetime_secs: 120,
+            token_lifetime_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    pub format: LogFormat,
+}
+
+/// Accepts a list, a comma-separated string, or a bare number (the `config` crate turns
+/// `TERMINALS=1234001` into an integer), so a single terminal is a list of one.
+pub(super) fn comma_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<OneOrMany>),
+        Text(String),
+        Int(i64),
+        Unsigned(u64),
+    }
+    fn flatten(value: OneOrMany, out: &mut Vec<String>) {
+        match value {
+            OneOrMany::Many(items) => items.into_iter().for_each(|item| flatten(item, out)),
+            OneOrMany::Text(text) => out.extend(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            ),
+            OneOrMany::Int(n) => out.push(n.to_string()),
+            OneOrMany::Unsigned(n) => out.push(n.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    flatten(OneOrMany::deserialize(deserializer)?, &mut out);
+    Ok(out)
+}

@@ -1,0 +1,131 @@
+//! Validated configuration the application is built from, and its redacted view: the types
+//! serialise back to the layered keys (durations in milliseconds, secrets as a marker), so
+//! `check-config` prints every setting without a hand-kept list.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::http::HeaderValue;
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Serialize, Serializer};
+use url::Url;
+
+use super::{ApiKeySource, LogFormat, PayrocEnvironment};
+
+/// What a secret shows as in the redacted view.
+pub(super) const REDACTED: &str = "[redacted]";
+
+/// Validated configuration the application is built from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub payroc: PayrocSettings,
+    pub callers: CallerSettings,
+    pub cors: CorsSettings,
+    pub rate_limit: RateLimitSettings,
+    pub token: TokenSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests may take to finish once shutdown begins.
+    #[serde(rename = "shutdown_grace_ms", serialize_with = "millis")]
+    pub shutdown_grace: Duration,
+    /// How long the broker keeps serving (unready) after SIGTERM before it stops accepting.
+    #[serde(rename = "pre_drain_delay_ms", serialize_with = "millis")]
+    pub pre_drain_delay: Duration,
+    /// Session requests handled at once; more are shed with 503.
+    pub max_in_flight: usize,
+    /// Serve `/metrics` on this separate (admin) listener instead of the public one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PayrocSettings {
+    pub environment: PayrocEnvironment,
+    #[serde(flatten)]
+    pub api_key: ApiKeySource,
+    pub identity_url: Url,
+    pub api_url: Url,
+    pub lib_version: String,
+    pub script_url: Url,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_integrity: Option<String>,
+    /// Allow-list of processing terminals; the first is the default.
+    pub terminals: Vec<String>,
+    #[serde(rename = "request_timeout_ms", serialize_with = "millis")]
+    pub request_timeout: Duration,
+    #[serde(rename = "deadline_ms", serialize_with = "millis")]
+    pub deadline: Duration,
+    pub max_attempts: u32,
+    #[serde(rename = "retry_base_delay_ms", serialize_with = "millis")]
+    pub retry_base_delay: Duration,
+    #[serde(rename = "session_expiry_margin_ms", serialize_with = "millis")]
+    pub session_expiry_margin: Duration,
+    pub max_idle_connections: usize,
+    /// Most concurrent requests (hence HTTP/1.1 connections) to Payroc.
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerSettings {
+    /// Secrets of internal callers.
+    #[serde(serialize_with = "redacted_list")]
+    pub keys: Vec<SecretString>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CorsSettings {
+    /// Exact browser origins (`scheme://host[:port]`) allowed to call the session endpoint.
+    #[serde(serialize_with = "header_texts")]
+    pub allowed_origins: Vec<HeaderValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimitSettings {
+    pub per_second: u32,
+    pub burst: u32,
+    /// Peers whose `X-Forwarded-For` is believed (the load balancer, the ingress).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Most client IPs tracked at once; past it, new IPs share one overflow bucket.
+    pub max_tracked_clients: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TokenSettings {
+    pub refresh_ratio: f64,
+    #[serde(rename = "backoff_base_ms", serialize_with = "millis")]
+    pub backoff_base: Duration,
+    #[serde(rename = "backoff_cap_ms", serialize_with = "millis")]
+    pub backoff_cap: Duration,
+    #[serde(rename = "rejected_retry_ms", serialize_with = "millis")]
+    pub rejected_retry: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// The effective configuration as TOML, secrets replaced by a marker.
+    pub fn redacted(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# could not render: {e}"))
+    }
+}
+
+fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn redacted_list<S: Serializer>(keys: &[SecretString], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(keys.iter().map(|_| REDACTED))
+}
+
+fn header_texts<S: Serializer>(values: &[HeaderValue], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(values.iter().filter_map(|v| v.to_str().ok()))
+}

@@ -1,0 +1,216 @@
+//! The configuration rules, one test each.
+
+use super::{
+    environment::{PRODUCTION_DEFAULTS, TEST_DEFAULTS},
+    layered::comma_list,
+    resolve::is_lib_version,
+    *,
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+fn raw_with_terminals(terminals: &[&str]) -> RawSettings {
+    let mut raw = RawSettings::default();
+    raw.payroc.terminals = terminals.iter().map(|t| (*t).to_owned()).collect();
+    raw.payroc.api_key = Some(SecretString::from("k".to_owned()));
+    raw
+}
+
+#[test]
+fn test_environment_defaults_to_uat_urls_version_and_sri() {
+    let settings = raw_with_terminals(&["1234001"]).resolve(true).unwrap();
+    let p = settings.payroc;
+    assert_eq!(
+        p.identity_url.as_str(),
+        "https://identity.uat.payroc.com/authorize"
+    );
+    assert_eq!(p.api_url.as_str(), "https://api.uat.payroc.com/v1");
+    assert_eq!(p.lib_version, "1.7.0.261457");
+    assert_eq!(
+        p.script_url.as_str(),
+        "https://cdn.uat.payroc.com/js/hosted-fields/hosted-fields-1.7.0.261457.js"
+    );
+    assert_eq!(p.script_integrity.as_deref(), Some(TEST_DEFAULTS.integrity));
+}
+
+#[test]
+fn production_environment_switches_every_derived_default() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.environment = PayrocEnvironment::Production;
+    let p = raw.resolve(true).unwrap().payroc;
+    assert_eq!(
+        p.identity_url.as_str(),
+        "https://identity.payroc.com/authorize"
+    );
+    assert_eq!(p.api_url.as_str(), "https://api.payroc.com/v1");
+    assert_eq!(p.lib_version, "1.7.0.261471");
+    assert!(p.script_url.as_str().starts_with("https://cdn.payroc.com/"));
+    assert_eq!(
+        p.script_integrity.as_deref(),
+        Some(PRODUCTION_DEFAULTS.integrity)
+    );
+}
+
+#[test]
+fn unknown_lib_version_has_no_integrity_unless_configured() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.lib_version = Some("1.8.0.300000".into());
+    assert_eq!(raw.resolve(true).unwrap().payroc.script_integrity, None);
+}
+
+#[test]
+fn single_numeric_terminal_is_a_list_of_one() {
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(deserialize_with = "comma_list")]
+        t: Vec<String>,
+    }
+    let from_number: T = serde_json::from_str(r#"{"t": 1234001}"#).unwrap();
+    assert_eq!(from_number.t, ["1234001"]);
+    let from_text: T = serde_json::from_str(r#"{"t": "1234001, 1234002"}"#).unwrap();
+    assert_eq!(from_text.t, ["1234001", "1234002"]);
+    let from_list: T = serde_json::from_str(r#"{"t": ["1234001", 1234002]}"#).unwrap();
+    assert_eq!(from_list.t, ["1234001", "1234002"]);
+}
+
+#[test]
+fn both_key_sources_are_a_configuration_error() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.api_key_file = Some("/dev/null".into());
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("payroc.api_key"), "{err}");
+}
+
+#[test]
+fn missing_api_key_is_an_error_only_when_required() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.api_key = None;
+    assert!(
+        raw.resolve(true)
+            .unwrap_err()
+            .to_string()
+            .contains("BROKER__PAYROC__API_KEY")
+    );
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.api_key = None;
+    assert!(raw.resolve(false).is_ok());
+}
+
+#[test]
+fn plain_http_is_refused_except_for_loopback() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.api_url = Some("http://api.example.com/v1".into());
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("payroc.api_url"), "{err}");
+    for ok in [
+        "http://127.0.0.1:9/v1",
+        "http://[::1]:9/v1",
+        "http://localhost:9/v1",
+    ] {
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.payroc.api_url = Some(ok.into());
+        assert!(raw.resolve(true).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn terminals_must_be_plain_ids() {
+    for bad in ["12", "../1234001", "1234001/x", "a b c d"] {
+        let err = raw_with_terminals(&[bad])
+            .resolve(true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("payroc.terminals"), "{bad}: {err}");
+    }
+    let err = raw_with_terminals(&[])
+        .resolve(true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("BROKER__PAYROC__TERMINALS"), "{err}");
+}
+
+#[test]
+fn deadline_longer_than_shutdown_grace_is_refused() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.deadline_ms = 20_000;
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("payroc.deadline_ms"), "{err}");
+}
+
+#[test]
+fn redacted_output_hides_every_secret() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.payroc.api_key = Some(SecretString::from("sk_live_api_key_value".to_owned()));
+    raw.callers.keys = vec!["internal-caller-key-value".into()];
+    let shown = raw.resolve(true).unwrap().redacted();
+    assert!(!shown.contains("sk_live_api_key_value"), "{shown}");
+    assert!(!shown.contains("internal-caller-key-value"), "{shown}");
+    assert!(
+        shown.contains("[redacted]") && shown.contains("1234001"),
+        "{shown}"
+    );
+    assert!(
+        !format!(
+            "{:?}",
+            raw_with_terminals(&["1234001"]).resolve(true).unwrap()
+        )
+        .contains("\"k\"")
+    );
+}
+
+#[test]
+fn cors_origins_must_be_exact_origins() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.cors.allowed_origins = vec![
+        "https://shop.example.com".into(),
+        "http://localhost:3000/".into(),
+    ];
+    let origins = raw.resolve(true).unwrap().cors.allowed_origins;
+    assert_eq!(
+        origins,
+        ["https://shop.example.com", "http://localhost:3000"]
+    );
+    for bad in [
+        "shop.example.com",
+        "https://shop.example.com/checkout",
+        "*",
+        "https://Shop.example.com",
+    ] {
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.cors.allowed_origins = vec![bad.into()];
+        let err = raw.resolve(true).unwrap_err().to_string();
+        assert!(
+            err.contains("BROKER__CORS__ALLOWED_ORIGINS"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn trusted_proxies_accept_networks_and_addresses() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.rate_limit.trusted_proxies =
+        vec!["10.0.0.0/8".into(), "192.168.1.7".into(), "fd00::/8".into()];
+    assert_eq!(
+        raw.resolve(true).unwrap().rate_limit.trusted_proxies.len(),
+        3
+    );
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.rate_limit.trusted_proxies = vec!["10.0.0.0/33".into()];
+    assert!(
+        raw.resolve(true)
+            .unwrap_err()
+            .to_string()
+            .contains("trusted_proxies")
+    );
+}
+
+#[test]
+fn lib_version_follows_payrocs_pattern() {
+    for ok in ["1.7.0.261457", "10.1.2-beta.5", "1.1.0.123456"] {
+        assert!(is_lib_version(ok), "{ok}");
+    }
+    for bad in ["1.7.0", "abc", "100.1.1.1", "1.7.0.x", ""] {
+        assert!(!is_lib_version(bad), "{bad}");
+    }
+}

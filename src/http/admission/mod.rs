@@ -1,0 +1,98 @@
+//! Admission to the endpoints that reach Payroc, decided once per request before its body is
+//! read: who is calling ([`callers`]), whether that client is over its rate limit
+//! ([`rate_limit`]), and whether there is room among the requests in flight (load shedding).
+
+pub mod callers;
+pub mod rate_limit;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{extract::ConnectInfo, http::request::Parts};
+use secrecy::SecretString;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use self::{
+    callers::{Caller, CallerKeys},
+    rate_limit::RateLimiter,
+};
+use crate::{config::RateLimitSettings, http::error::ApiError, metrics::Metrics};
+
+/// Retry-After for a shed request: capacity frees up as soon as requests finish.
+const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// An admitted request: who it is from, and its place among the requests in flight (held
+/// until the permit drops).
+#[derive(Debug)]
+pub struct Admitted {
+    pub caller: Caller,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Caller keys, the per-IP limiter and the in-flight cap: everything admission needs.
+#[derive(Debug)]
+pub struct Admission {
+    callers: CallerKeys,
+    /// `None` when rate limiting is off.
+    rate_limiter: Option<RateLimiter>,
+    in_flight: Arc<Semaphore>,
+    metrics: Metrics,
+}
+
+impl Admission {
+    pub fn new(
+        callers: &[SecretString],
+        rate_limit: &RateLimitSettings,
+        max_in_flight: usize,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            callers: CallerKeys::new(callers),
+            rate_limiter: RateLimiter::new(rate_limit),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            metrics,
+        }
+    }
+
+    /// Whether the listener must record each connection's peer address (only the rate
+    /// limiter reads it).
+    pub fn needs_peer_address(&self) -> bool {
+        self.rate_limiter.is_some()
+    }
+
+    /// Drops idle rate-limiter entries; called every few seconds.
+    pub fn upkeep(&self) {
+        if let Some(limiter) = &self.rate_limiter {
+            limiter.retain_recent();
+        }
+    }
+
+    /// Admits one request. The caller is authenticated once, here: the limiter exempts
+    /// internal callers, and the handler needs to know who is asking. A bad caller key is
+    /// still rate limited (no free guesses) before its 401.
+    pub fn admit(&self, request: &Parts) -> Result<Admitted, ApiError> {
+        let caller = self.callers.authenticate(&request.headers);
+        let exempt = matches!(caller, Ok(Caller::Internal));
+        if let (Some(limiter), false) = (&self.rate_limiter, exempt) {
+            // The socket peer is only recorded when the limiter is on (see `startup`).
+            if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
+                let client = limiter.client_ip(peer.ip(), &request.headers);
+                if let Err(wait) = limiter.check(client) {
+                    self.metrics.rate_limited();
+                    return Err(ApiError::RateLimited { retry_after: wait });
+                }
+            }
+        }
+        let permit = Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| {
+                self.metrics.shed();
+                ApiError::Overloaded {
+                    retry_after: SHED_RETRY_AFTER,
+                }
+            })?;
+        Ok(Admitted {
+            caller: caller?,
+            _permit: permit,
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! The HTTP edge, shared by every route: the application state handed to handlers,
+//! admission (caller authentication, rate limit, load shedding), the per-request layer, and
+//! the one place errors become `application/problem+json`.
+
+pub mod admission;
+pub mod error;
+pub mod layer;
+pub mod state;
