@@ -2,7 +2,7 @@
 //! failures with the same `Idempotency-Key` inside the request's deadline, replay once with a
 //! fresh token after a 401, and refuse a replayed session that is already dead.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use time::OffsetDateTime;
 use tokio::time::{Instant, sleep};
@@ -12,13 +12,40 @@ use crate::{
     config::PayrocSettings,
     idempotency::IdempotencyKey,
     metrics::Metrics,
-    payroc::{CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session},
+    payroc::{
+        BearerToken, CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session,
+    },
     retry,
     token::{TokenCache, TokenError},
 };
 
 /// Retry waits between attempts never exceed this: the whole request has seconds, not minutes.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// The one upstream call a mint makes, per attempt (Payroc in production, a script in tests).
+pub trait SessionCall: Send + Sync + 'static {
+    fn create_session(
+        &self,
+        url: &Url,
+        token: &BearerToken,
+        key: &IdempotencyKey,
+        body: &CreateSession<'_>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Session, PayrocError>> + Send;
+}
+
+impl SessionCall for PayrocClient {
+    fn create_session(
+        &self,
+        url: &Url,
+        token: &BearerToken,
+        key: &IdempotencyKey,
+        body: &CreateSession<'_>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Session, PayrocError>> + Send {
+        PayrocClient::create_session(self, url, token, key, body, timeout)
+    }
+}
 
 /// Why no session was minted.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +76,8 @@ pub struct MintRequest<'a> {
 
 /// Mints sessions; cheap to share.
 #[derive(Clone, Debug)]
-pub struct Minter {
-    client: PayrocClient,
+pub struct Minter<C = PayrocClient> {
+    client: C,
     tokens: TokenCache,
     metrics: Metrics,
     request_timeout: Duration,
@@ -59,13 +86,8 @@ pub struct Minter {
     expiry_margin: Duration,
 }
 
-impl Minter {
-    pub fn new(
-        client: PayrocClient,
-        tokens: TokenCache,
-        metrics: Metrics,
-        settings: &PayrocSettings,
-    ) -> Self {
+impl<C: SessionCall> Minter<C> {
+    pub fn new(client: C, tokens: TokenCache, metrics: Metrics, settings: &PayrocSettings) -> Self {
         Self {
             client,
             tokens,
@@ -154,3 +176,6 @@ impl Minter {
         Ok(session)
     }
 }
+
+#[cfg(test)]
+mod tests;

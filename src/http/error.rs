@@ -353,6 +353,19 @@ mod tests {
     }
 
     #[test]
+    fn a_callers_key_conflict_or_expired_replay_is_409_and_a_spent_deadline_504() {
+        for error in [MintError::KeyInUse, MintError::SessionExpired] {
+            assert_eq!(ApiError::from(error).problem().status, 409);
+        }
+        for error in [
+            MintError::DeadlineExceeded,
+            MintError::Token(TokenError::DeadlineExceeded),
+        ] {
+            assert_eq!(ApiError::from(error).problem().status, 504);
+        }
+    }
+
+    #[test]
     fn upstream_rejection_passes_on_paycors_detail_but_not_the_cause() {
         let problem = crate::payroc::Problem {
             detail: Some("libVersion is invalid".into()),

@@ -145,7 +145,11 @@ async fn payroc_validation_rejection_is_502_with_its_detail() {
         .await;
 
     let body = assert_problem(response, 502).await;
-    assert!(body["detail"].is_string());
+    assert_eq!(
+        body["detail"], "You do not have the required permissions to perform this action",
+        "Payroc's own detail is passed on: {body}"
+    );
+    assert_eq!(body["type"], "urn:hosted-fields-broker:upstream-rejected");
     assert_eq!(app.fake.session_calls(), 1, "a rejection is not retried");
 }
 
