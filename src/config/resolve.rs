@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use axum::http::HeaderValue;
 use ipnet::IpNet;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
 use super::{
@@ -195,34 +195,33 @@ fn resolve_api_key(
     file: Option<PathBuf>,
     required: bool,
 ) -> Result<ApiKeySource, ConfigError> {
-    const KEY: &str = "payroc.api_key";
-    match (inline, file) {
-        (Some(_), Some(_)) => Err(invalid(
-            KEY,
-            "set either BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE, not both",
-        )),
-        (Some(key), None) => {
-            let trimmed = key.expose_secret().trim();
-            if trimmed.is_empty() {
-                return Err(invalid(KEY, "is empty"));
-            }
-            Ok(ApiKeySource::Inline(SecretString::from(trimmed.to_owned())))
+    let source = match (inline, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "payroc.api_key",
+                "set either BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE, not both",
+            ));
         }
-        (None, Some(path)) => {
-            // Read once now so a missing file fails at start-up; it is read again on every
-            // token fetch so a rotated Secret heals without a restart.
-            let source = ApiKeySource::File(path);
-            source
-                .read()
-                .map_err(|e| invalid("payroc.api_key_file", e.to_string()))?;
-            Ok(source)
+        (Some(key), None) => ("payroc.api_key", ApiKeySource::Inline(key)),
+        // Read once now so a missing file fails at start-up; it is read again on every
+        // token fetch so a rotated Secret heals without a restart.
+        (None, Some(path)) => ("payroc.api_key_file", ApiKeySource::File(path)),
+        (None, None) if required => {
+            return Err(invalid(
+                "payroc.api_key",
+                "is required: set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE",
+            ));
         }
-        (None, None) if required => Err(invalid(
-            KEY,
-            "is required: set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE",
-        )),
-        (None, None) => Ok(ApiKeySource::Inline(SecretString::from(String::new()))),
-    }
+        // `demo` and `check-config` without a key: nothing will be fetched with it.
+        (None, None) => return Ok(ApiKeySource::Inline(SecretString::from(String::new()))),
+    };
+    let (key, source) = source;
+    let trimmed = source.read().map_err(|e| invalid(key, e.to_string()))?;
+    // An inline key is kept trimmed, as a file's is on every read.
+    Ok(match source {
+        ApiKeySource::Inline(_) => ApiKeySource::Inline(trimmed),
+        file @ ApiKeySource::File(_) => file,
+    })
 }
 
 /// Payroc URLs must be `https`, except loopback hosts (tests and `demo`).

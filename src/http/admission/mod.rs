@@ -53,12 +53,6 @@ impl Admission {
         }
     }
 
-    /// Whether the listener must record each connection's peer address (only the rate
-    /// limiter reads it).
-    pub fn needs_peer_address(&self) -> bool {
-        self.rate_limiter.is_some()
-    }
-
     /// Drops idle rate-limiter entries; called every few seconds.
     pub fn upkeep(&self) {
         if let Some(limiter) = &self.rate_limiter {
@@ -73,7 +67,7 @@ impl Admission {
         let caller = self.callers.authenticate(&request.headers);
         let exempt = matches!(caller, Ok(Caller::Internal));
         if let (Some(limiter), false) = (&self.rate_limiter, exempt) {
-            // The socket peer is only recorded when the limiter is on (see `startup`).
+            // Absent only when the router is driven without a listener (`oneshot` tests).
             if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
                 let client = limiter.client_ip(peer.ip(), &request.headers);
                 if let Err(wait) = limiter.check(client) {
