@@ -214,3 +214,35 @@ fn lib_version_follows_payrocs_pattern() {
         assert!(!is_lib_version(bad), "{bad}");
     }
 }
+
+#[test]
+fn every_setting_is_documented_under_its_environment_variable() {
+    let docs = include_str!("../../docs/configuration.md");
+    let defaults = include_str!("../../config/default.toml");
+    let shown: toml::Table = toml::from_str(
+        &raw_with_terminals(&["1234001"])
+            .resolve(true)
+            .unwrap()
+            .redacted(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (section, keys) in &shown {
+        for name in keys.as_table().unwrap().keys() {
+            let key = format!("{section}.{name}");
+            assert!(
+                docs.contains(&env_var(&key)),
+                "{} is not in docs/configuration.md",
+                env_var(&key)
+            );
+            // Every tunable is in the defaults file, set or commented out (the key itself
+            // goes in by environment variable only).
+            assert!(
+                name == "api_key" || defaults.contains(&format!("{name} =")),
+                "{key} is not in config/default.toml"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} settings seen");
+}
