@@ -2,7 +2,7 @@
 //! `POST /v1/processing-terminals/{id}/hosted-fields-sessions`, served over real HTTP on a
 //! loopback port for the integration tests and the `demo` command.
 //!
-//! It follows Payroc's OpenAPI spec for these calls (statuses, problem bodies, the order of checks,
+//! It follows Payroc's `OpenAPI` spec for these calls (statuses, problem bodies, the order of checks,
 //! idempotent replay) so that passing against it means something, and it injects faults so tests
 //! can drive every failure the broker must survive. Time is real, not tokio's: the tests that use
 //! it make real HTTP calls and must not pause the clock.
