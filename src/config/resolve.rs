@@ -195,7 +195,7 @@ fn resolve_api_key(
     file: Option<PathBuf>,
     required: bool,
 ) -> Result<ApiKeySource, ConfigError> {
-    let source = match (inline, file) {
+    let (key, source) = match (inline, file) {
         (Some(_), Some(_)) => {
             return Err(invalid(
                 "payroc.api_key",
@@ -212,16 +212,12 @@ fn resolve_api_key(
                 "is required: set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE",
             ));
         }
-        // `demo` and `check-config` without a key: nothing will be fetched with it.
+        // Only `demo` resolves without requiring a key (it sets the fake's own first).
         (None, None) => return Ok(ApiKeySource::Inline(SecretString::from(String::new()))),
     };
-    let (key, source) = source;
-    let trimmed = source.read().map_err(|e| invalid(key, e.to_string()))?;
-    // An inline key is kept trimmed, as a file's is on every read.
-    Ok(match source {
-        ApiKeySource::Inline(_) => ApiKeySource::Inline(trimmed),
-        file @ ApiKeySource::File(_) => file,
-    })
+    // `read` trims and refuses an empty key, for both sources, here and on every fetch.
+    source.read().map_err(|e| invalid(key, e.to_string()))?;
+    Ok(source)
 }
 
 /// Payroc URLs must be `https`, except loopback hosts (tests and `demo`).
