@@ -7,12 +7,11 @@
 use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
 
 use axum::{
-    Router, ServiceExt,
+    Router,
     extract::Request,
     http::{Method, header},
     response::Response,
     routing::{get, post},
-    serve::ListenerExt,
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -28,6 +27,7 @@ use crate::{
     http::{
         error::{ApiError, panic_response},
         layer::{REQUEST_ID, RequestLayer},
+        server,
         state::AppState,
     },
     idempotency,
@@ -81,21 +81,18 @@ async fn serve(
     listener: TcpListener,
     routes: Router,
     cors: Option<CorsLayer>,
+    state: &AppState,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let app = with_layers(routes, cors);
-    let stopped = stop.cancelled_owned();
-    // Answers go out at once instead of waiting on Nagle's algorithm.
-    let listener = listener.tap_io(|socket| {
-        if let Err(error) = socket.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer address is recorded for the rate limiter: once per connection, not per request.
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(stopped)
-        .await
+    server::serve(
+        listener,
+        app,
+        state.connection_limits,
+        state.metrics.clone(),
+        stop,
+    )
+    .await
 }
 
 /// Every layer, outermost first. CORS (when an origin is allowed) wraps everything, so errors
@@ -198,15 +195,16 @@ impl Application {
     ) -> std::io::Result<()> {
         let stop_accepting = CancellationToken::new();
         let mut servers = JoinSet::new();
-        servers.spawn(serve(
-            self.listener,
-            self.router,
-            cors(&self.state),
-            stop_accepting.clone(),
-        ));
+        let state = self.state.clone();
+        let stop = stop_accepting.clone();
+        servers.spawn(async move {
+            serve(self.listener, self.router, cors(&state), &state, stop).await
+        });
         if let Some((listener, router)) = self.admin {
             // No browser origin is allowed on the admin listener.
-            servers.spawn(serve(listener, router, None, stop_accepting.clone()));
+            let state = self.state.clone();
+            let stop = stop_accepting.clone();
+            servers.spawn(async move { serve(listener, router, None, &state, stop).await });
         }
         let result = tokio::select! {
             Some(joined) = servers.join_next() => joined.map_err(std::io::Error::other).and_then(|r| r),

@@ -40,6 +40,11 @@ pub struct RawServer {
     pub pre_drain_delay_ms: u64,
     pub max_in_flight: usize,
     pub metrics_listen: Option<SocketAddr>,
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    pub max_header_bytes: usize,
+    pub max_connections: usize,
 }
 
 impl Default for RawServer {
@@ -51,6 +56,11 @@ impl Default for RawServer {
             pre_drain_delay_ms: 0,
             max_in_flight: 4096,
             metrics_listen: None,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 30_000,
+            body_timeout_ms: 10_000,
+            max_header_bytes: 16 * 1024,
+            max_connections: 1024,
         }
     }
 }

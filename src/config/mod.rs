@@ -24,8 +24,8 @@ pub use layered::{
 };
 pub use resolve::is_terminal_id;
 pub use settings::{
-    CallerSettings, CorsSettings, LogSettings, PayrocSettings, RateLimitSettings, ServerSettings,
-    Settings, TokenSettings,
+    CallerSettings, ConnectionLimits, CorsSettings, LogSettings, PayrocSettings, RateLimitSettings,
+    ServerSettings, Settings, TokenSettings,
 };
 
 /// Environment variables that override a key: `BROKER__` + the key's path, upper case.

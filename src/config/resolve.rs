@@ -9,9 +9,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    ApiKeySource, CallerSettings, ConfigError, CorsSettings, LogSettings, PayrocSettings,
-    RateLimitSettings, RawPayroc, RawRateLimit, RawServer, RawSettings, RawToken, ServerSettings,
-    Settings, TokenSettings, api_key::MAX_API_KEY_LEN, invalid,
+    ApiKeySource, CallerSettings, ConfigError, ConnectionLimits, CorsSettings, LogSettings,
+    PayrocSettings, RateLimitSettings, RawPayroc, RawRateLimit, RawServer, RawSettings, RawToken,
+    ServerSettings, Settings, TokenSettings, api_key::MAX_API_KEY_LEN, invalid,
 };
 
 impl RawSettings {
@@ -59,6 +59,20 @@ impl RawServer {
             pre_drain_delay: Duration::from_millis(self.pre_drain_delay_ms),
             max_in_flight: positive_count(self.max_in_flight, "server.max_in_flight")?,
             metrics_listen: self.metrics_listen,
+            body_timeout: positive_millis(self.body_timeout_ms, "server.body_timeout_ms")?,
+            connections: ConnectionLimits {
+                header_read_timeout: positive_millis(
+                    self.header_read_timeout_ms,
+                    "server.header_read_timeout_ms",
+                )?,
+                idle_timeout: positive_millis(self.idle_timeout_ms, "server.idle_timeout_ms")?,
+                max_header_bytes: at_least(
+                    self.max_header_bytes,
+                    MIN_HEADER_BYTES,
+                    "server.max_header_bytes",
+                )?,
+                max_connections: positive_count(self.max_connections, "server.max_connections")?,
+            },
         })
     }
 }
@@ -156,6 +170,25 @@ impl RawRateLimit {
                 "rate_limit.max_tracked_clients",
             )?,
         })
+    }
+}
+
+/// hyper's smallest read buffer.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+fn at_least(value: usize, min: usize, key: &'static str) -> Result<usize, ConfigError> {
+    if value < min {
+        Err(invalid(key, format!("must be at least {min}")))
+    } else {
+        Ok(value)
+    }
+}
+
+fn positive_millis(value: u64, key: &'static str) -> Result<Duration, ConfigError> {
+    if value == 0 {
+        Err(invalid(key, "must be at least 1"))
+    } else {
+        Ok(Duration::from_millis(value))
     }
 }
 

@@ -42,6 +42,27 @@ pub struct ServerSettings {
     /// Serve `/metrics` on this separate (admin) listener instead of the public one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// A client must finish sending a request body within this.
+    #[serde(rename = "body_timeout_ms", serialize_with = "millis")]
+    pub body_timeout: Duration,
+    #[serde(flatten)]
+    pub connections: ConnectionLimits,
+}
+
+/// What one client connection may hold: time, header bytes, and a share of the open
+/// connections.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ConnectionLimits {
+    /// A request's headers must have arrived this long after its first byte.
+    #[serde(rename = "header_read_timeout_ms", serialize_with = "millis")]
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request is closed after this.
+    #[serde(rename = "idle_timeout_ms", serialize_with = "millis")]
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers); larger is hyper's bare 431.
+    pub max_header_bytes: usize,
+    /// Connections open at once; past it the longest-idle connection is closed.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

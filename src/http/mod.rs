@@ -3,6 +3,8 @@
 //! the one place errors become `application/problem+json`.
 
 pub mod admission;
+pub mod connection;
 pub mod error;
 pub mod layer;
+pub mod server;
 pub mod state;

@@ -15,7 +15,11 @@ use url::Url;
 
 use super::{admission::Admission, error::ApiError};
 use crate::{
-    config::Settings, metrics::Metrics, mint::Minter, payroc::session_url, token::TokenCache,
+    config::{ConnectionLimits, Settings},
+    metrics::Metrics,
+    mint::Minter,
+    payroc::session_url,
+    token::TokenCache,
 };
 
 /// One allowed processing terminal and its precomputed sessions URL.
@@ -78,6 +82,9 @@ pub struct Inner {
     pub library: Library,
     pub deadline: Duration,
     pub body_limit: usize,
+    /// A client must finish sending its body within this.
+    pub body_timeout: Duration,
+    pub connection_limits: ConnectionLimits,
     pub metrics: Metrics,
     /// Exact origins allowed to call from a browser.
     pub cors_origins: Vec<HeaderValue>,
@@ -116,6 +123,8 @@ impl AppState {
             },
             deadline: payroc.deadline,
             body_limit: settings.server.body_limit_bytes,
+            body_timeout: settings.server.body_timeout,
+            connection_limits: settings.server.connections,
             metrics,
             cors_origins: settings.cors.allowed_origins.clone(),
             draining: AtomicBool::new(false),
