@@ -29,7 +29,6 @@ const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";
 const ACCEPT_ERRORS: &str = "broker_accept_errors_total";
-const LOG_LINES_SUPPRESSED: &str = "broker_log_lines_suppressed_total";
 
 /// How one token fetch ended.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +61,6 @@ struct Inner {
     shed: Counter,
     connections_evicted: Counter,
     accept_errors: Counter,
-    log_lines_suppressed: Counter,
     /// The hot path's series, registered once instead of looked up per request.
     created: Counter,
     create_session_2xx: Histogram,
@@ -101,7 +99,6 @@ impl Metrics {
             shed: counter(SHED),
             connections_evicted: counter(CONNECTIONS_EVICTED),
             accept_errors: counter(ACCEPT_ERRORS),
-            log_lines_suppressed: counter(LOG_LINES_SUPPRESSED),
             created: recorder.register_counter(&session_key(201), &METADATA),
             create_session_2xx: recorder
                 .register_histogram(&upstream_key("create_session", "2xx"), &METADATA),
@@ -208,10 +205,6 @@ impl Metrics {
         self.0.accept_errors.increment(1);
     }
 
-    pub fn log_lines_suppressed(&self, lines: u64) {
-        self.0.log_lines_suppressed.increment(lines);
-    }
-
     /// Counts a session request as in flight until the guard drops.
     pub fn in_flight(&self) -> InFlight {
         self.0.in_flight.increment(1.0);
@@ -286,10 +279,6 @@ fn describe(recorder: &PrometheusRecorder) {
         (
             ACCEPT_ERRORS,
             "Failed accepts (e.g. out of file descriptors); each pauses accepting briefly.",
-        ),
-        (
-            LOG_LINES_SUPPRESSED,
-            "Per-request warning lines left out because too many came at once.",
         ),
     ];
     for (name, help) in counters {

@@ -324,6 +324,19 @@ mod tests {
         };
         let kept = id_of(answer(Request::get("/nowhere").header(REQUEST_ID, "abc-123")).await);
         assert_eq!(kept, "abc-123");
+        let longest = "a.b_c-".repeat(21) + "xy";
+        let kept = id_of(answer(Request::get("/nowhere").header(REQUEST_ID, &longest)).await);
+        assert_eq!(kept, longest, "128 plain characters are kept");
+        for unsafe_id in [
+            longest.clone() + "z",
+            "a b".into(),
+            "a/b".into(),
+            "ä".into(),
+        ] {
+            let made = id_of(answer(Request::get("/nowhere").header(REQUEST_ID, &unsafe_id)).await);
+            assert_ne!(made, unsafe_id);
+            assert_eq!(uuid::Uuid::parse_str(&made).unwrap().get_version_num(), 4);
+        }
         let first = id_of(answer(Request::get("/nowhere")).await);
         let second = id_of(answer(Request::get("/nowhere")).await);
         assert_ne!(first, second);

@@ -149,12 +149,13 @@ impl Connections {
     /// connection is busy.
     pub fn evict_longest_idle(&self) -> bool {
         let open = self.lock();
+        // Ties (the same millisecond) go to the older connection.
         let idlest = open
-            .values()
-            .filter(|a| !a.is_busy())
-            .min_by_key(|a| a.idle_since.load(Relaxed));
+            .iter()
+            .filter(|(_, a)| !a.is_busy())
+            .min_by_key(|(id, a)| (a.idle_since.load(Relaxed), **id));
         match idlest {
-            Some(activity) => {
+            Some((_, activity)) => {
                 activity.evict.notify_one();
                 true
             }

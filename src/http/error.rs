@@ -35,6 +35,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("body too large")]
     PayloadTooLarge { limit: usize },
+    #[error("the client did not send its body in time")]
+    BodyTimeout { timeout: Duration },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("idempotency conflict: {0}")]
@@ -161,6 +163,15 @@ impl ApiError {
                 "Payload Too Large",
                 format!("The request body is larger than {limit} bytes."),
             ),
+            Self::BodyTimeout { timeout } => Problem::new(
+                S::REQUEST_TIMEOUT,
+                "urn:hosted-fields-broker:body-timeout",
+                "Request Timeout",
+                format!(
+                    "The request body did not arrive within {} ms.",
+                    timeout.as_millis()
+                ),
+            ),
             Self::UnsupportedMediaType => Problem::new(
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "about:blank",
@@ -240,6 +251,15 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs(*retry_after));
         }
+        if matches!(
+            self,
+            Self::BodyTimeout { .. } | Self::PayloadTooLarge { .. }
+        ) {
+            // The rest of the body is not read: the connection cannot carry another request.
+            parts
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if matches!(self, Self::Unauthenticated) {
             parts
                 .headers_mut()
@@ -282,6 +302,10 @@ impl From<MintError> for ApiError {
 /// Why a request failed with a 5xx, for the log line (never for the body).
 #[derive(Clone, Debug)]
 pub struct ErrorCause(pub String);
+
+/// Marks a 5xx that reports a state rather than a failure (an unready `/readyz`): not logged.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected;
 
 /// `CatchPanicLayer`'s answer: a problem+json 500 whose logged cause says what happened.
 /// The panic's message is left out: it could hold anything.

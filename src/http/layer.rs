@@ -1,5 +1,6 @@
 //! The per-request layer: every answer's request id, the request span, one log line per 5xx
-//! with its cause, and problem+json for a bare error status (see [`crate::http::error`]).
+//! with its cause (at most 20 a second), and problem+json for a bare error status (see
+//! [`crate::http::error`]).
 
 use std::{
     pin::Pin,
@@ -17,7 +18,14 @@ use tower::{Layer, Service};
 use tracing::Span;
 use uuid::Uuid;
 
-use super::error::{ErrorCause, problem_details};
+use super::{
+    error::{ErrorCause, Expected, problem_details},
+    throttle::LogThrottle,
+};
+
+/// "request failed" lines written at most this often a second; the next one written says how
+/// many were left out. Metrics count every failure.
+static FAILURE_LINES: LogThrottle = LogThrottle::new(20);
 
 /// The request id header: the caller's own, or a fresh UUID v4; returned on every answer.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -60,8 +68,8 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let id = match request.headers().get(REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => fresh_request_id(),
+            Some(id) if is_safe_request_id(id.as_bytes()) => id.clone(),
+            _ => fresh_request_id(),
         };
         let span = tracing::debug_span!(
             "request",
@@ -82,6 +90,18 @@ where
             origin: Some(origin),
         }
     }
+}
+
+/// Longest caller-chosen request id kept; longer ones would be echoed and logged whole.
+const MAX_REQUEST_ID: usize = 128;
+
+/// A caller's id is kept only when short and plain (`A-Z a-z 0-9 . _ -`): it is echoed in
+/// the answer and written into log lines.
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn fresh_request_id() -> HeaderValue {
@@ -122,7 +142,11 @@ where
         let response = ready!(this.inner.poll(cx))?.map(Body::new);
         let origin = this.origin.take().expect("polled after completion");
         let status = response.status();
-        if status.is_server_error() {
+        let expected = response.extensions().get::<Expected>().is_some();
+        if status.is_server_error()
+            && !expected
+            && let Some(suppressed) = FAILURE_LINES.admit()
+        {
             let cause = response
                 .extensions()
                 .get::<ErrorCause>()
@@ -133,6 +157,7 @@ where
                 path = origin.uri.path(),
                 request_id = origin.id.to_str().unwrap_or_default(),
                 cause,
+                suppressed_since_last = suppressed,
                 "request failed"
             );
         }

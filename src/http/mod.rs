@@ -8,3 +8,4 @@ pub mod error;
 pub mod layer;
 pub mod server;
 pub mod state;
+pub mod throttle;

@@ -143,10 +143,12 @@ impl Connection {
         let mut conn = pin!(http.serve_connection(io, service));
         let mut stopping = false;
         loop {
-            // Re-read each turn: a request may have started or finished meanwhile.
+            // Re-read each turn, and at least once per header-read timeout: a request's first
+            // bytes may have come meanwhile, moving the deadline closer.
+            let recheck = tokio::time::Instant::now() + self.limits.header_read_timeout;
             let wake = activity
                 .deadline(&self.limits)
-                .unwrap_or_else(|| tokio::time::Instant::now() + self.limits.idle_timeout);
+                .map_or(recheck, |deadline| deadline.min(recheck));
             let close = tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(error) = result {

@@ -11,7 +11,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::{
-    http::{error::Problem, state::AppState},
+    http::{
+        error::{Expected, Problem},
+        state::AppState,
+    },
     token::FailureKind,
 };
 
@@ -28,8 +31,18 @@ struct TokenReport {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in_seconds: Option<u64>,
+    /// The last failure's class only: its message (an upstream's words, a file path) goes to
+    /// the logs, never into a public body.
     #[serde(skip_serializing_if = "Option::is_none")]
-    last_error: Option<String>,
+    last_error: Option<&'static str>,
+}
+
+/// The coarse class of a failed fetch, as shown publicly.
+fn failure_class(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::Transient => "identity unavailable",
+        FailureKind::KeyRejected => "key rejected",
+    }
 }
 
 /// Unready until the first token and from the moment shutdown begins; a later identity
@@ -53,21 +66,25 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             (None, None) => "fetching",
         },
         expires_in_seconds: usable.map(|t| t.expires_at.saturating_duration_since(now).as_secs()),
-        last_error: snapshot.last_failure.map(|f| f.message),
+        last_error: snapshot
+            .last_failure
+            .as_ref()
+            .map(|f| failure_class(f.kind)),
     };
     let unready = |reason: &str| {
         let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
-        problem.detail = match &report.last_error {
-            Some(error) => format!("{reason} (token: {}; last error: {error})", report.state),
-            None => format!("{reason} (token: {})", report.state),
-        };
-        problem.into_response()
+        problem.detail = format!("{reason} (token: {})", report.state);
+        let mut response = problem.into_response();
+        // Not a failure to log: load balancers probe an unready replica every few seconds.
+        response.extensions_mut().insert(Expected);
+        response
     };
     if state.is_draining() {
-        return unready("shutting down");
+        return unready("Shutting down");
     }
     if !snapshot.ever_obtained {
-        return unready("no Payroc Bearer token obtained yet");
+        let reason = report.last_error.unwrap_or("starting");
+        return unready(&format!("No usable Payroc Bearer token yet: {reason}"));
     }
     (
         StatusCode::OK,

@@ -11,7 +11,7 @@ use axum::{
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
@@ -95,10 +95,9 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
 )]
 pub async fn create_session(State(state): State<AppState>, request: Request) -> Response {
     let _in_flight = state.metrics.in_flight();
-    let deadline = Instant::now() + state.deadline;
     let (parts, body) = request.into_parts();
     let response = match state.admission.admit(&parts) {
-        Ok(admitted) => validate_and_mint(&state, parts, body, admitted.caller, deadline)
+        Ok(caller) => validate_and_mint(&state, parts, body, caller)
             .await
             .into_response(),
         Err(refusal) => refusal.into_response(),
@@ -107,28 +106,43 @@ pub async fn create_session(State(state): State<AppState>, request: Request) -> 
     response
 }
 
-/// Everything after admission: headers, then the body, then one mint.
+/// Everything after admission: headers, then the body (the client's time), then a place in
+/// flight and one mint (the broker's time: the deadline starts here).
 async fn validate_and_mint(
     state: &AppState,
     parts: Parts,
     body: Body,
     caller: Caller,
-    deadline: Instant,
 ) -> Result<Response, ApiError> {
+    refuse_declared_excess(&parts.headers, state.body_limit)?;
     let key = idempotency_key(&parts.headers)?;
     let json = is_json(&parts.headers);
-    // A client trickling its body is held to the request's deadline like everything else.
-    let body = timeout_at(deadline, read_body(body, state.body_limit))
+    let body = tokio::time::timeout(state.body_timeout, read_body(body, state.body_limit))
         .await
-        .map_err(|_| {
-            ApiError::DeadlineExceeded("the request body did not arrive in time".into())
+        .map_err(|_| ApiError::BodyTimeout {
+            timeout: state.body_timeout,
         })??;
     let request = parse_body(json, &body)?;
+    let _place = state.admission.reserve()?;
+    let deadline = Instant::now() + state.deadline;
     // Created with its fields at once: recording them later would re-format the span.
     let span = tracing::debug_span!("session", ?caller, idempotency_key = %key);
     mint(state, request, caller, &key, deadline)
         .instrument(span)
         .await
+}
+
+/// A declared `Content-Length` over the limit is refused before a byte of the body is read,
+/// so hyper never sends `100 Continue` for it.
+fn refuse_declared_excess(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(ApiError::PayloadTooLarge { limit }),
+        _ => Ok(()),
+    }
 }
 
 /// Checks what depends on the caller and the allow-list, then mints the session.

@@ -3,6 +3,7 @@
 
 mod assets;
 mod binary;
+mod edge;
 mod helpers;
 mod idempotency;
 mod limits;

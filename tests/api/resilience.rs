@@ -152,35 +152,3 @@ async fn payroc_validation_rejection_is_502_with_its_detail() {
     assert_eq!(body["type"], "urn:hosted-fields-broker:upstream-rejected");
     assert_eq!(app.fake.session_calls(), 1, "a rejection is not retried");
 }
-
-#[tokio::test]
-async fn a_body_trickling_past_the_deadline_is_504_and_never_reaches_payroc() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app_with(Options {
-        settings: Box::new(|raw| raw.payroc.deadline_ms = 300),
-        ..Options::default()
-    })
-    .await;
-    app.wait_ready().await;
-    let mut socket = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    // Promises 22 bytes, sends 6, then nothing.
-    socket
-        .write_all(
-            b"POST /hosted-fields/session HTTP/1.1\r\nHost: broker\r\n\
-              Content-Type: application/json\r\nContent-Length: 22\r\n\r\n{\"scen",
-        )
-        .await
-        .unwrap();
-
-    let mut answer = vec![0; 4096];
-    let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer))
-        .await
-        .expect("answered, not held open")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
-    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
-    assert!(answer.contains("application/problem+json"), "{answer}");
-    assert!(app.fake.session_requests().is_empty());
-}

@@ -125,8 +125,13 @@ async fn rejected_api_key_is_503_unready_and_the_process_stays_up() {
         body["detail"]
             .as_str()
             .unwrap()
-            .contains("api-key-rejected"),
+            .contains("yet: key rejected (token: api-key-rejected)"),
         "{body}"
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains("401") && !text.contains("nauthorized") && !text.contains("upstream"),
+        "no upstream message in a public body: {text}"
     );
     assert_eq!(app.fake.session_calls(), 0);
 

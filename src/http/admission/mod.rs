@@ -1,6 +1,7 @@
-//! Admission to the endpoints that reach Payroc, decided once per request before its body is
-//! read: who is calling ([`callers`]), whether that client is over its rate limit
-//! ([`rate_limit`]), and whether there is room among the requests in flight (load shedding).
+//! Admission to the endpoints that reach Payroc: who is calling ([`callers`]) and whether that
+//! client is over its rate limit ([`rate_limit`]), decided before the body is read; then,
+//! once the body is in, whether there is room among the requests in flight (load shedding).
+//! A client still sending its body holds no in-flight place, so slow bodies cannot fill them.
 
 pub mod callers;
 pub mod rate_limit;
@@ -20,11 +21,9 @@ use crate::{config::RateLimitSettings, http::error::ApiError, metrics::Metrics};
 /// Retry-After for a shed request: capacity frees up as soon as requests finish.
 const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// An admitted request: who it is from, and its place among the requests in flight (held
-/// until the permit drops).
+/// A request's place among the requests in flight, held until it drops.
 #[derive(Debug)]
-pub struct Admitted {
-    pub caller: Caller,
+pub struct Place {
     _permit: OwnedSemaphorePermit,
 }
 
@@ -60,10 +59,10 @@ impl Admission {
         }
     }
 
-    /// Admits one request. The caller is authenticated once, here: the limiter exempts
-    /// internal callers, and the handler needs to know who is asking. A bad caller key is
-    /// still rate limited (no free guesses) before its 401.
-    pub fn admit(&self, request: &Parts) -> Result<Admitted, ApiError> {
+    /// Admits one request, before its body is read. The caller is authenticated once, here:
+    /// the limiter exempts internal callers, and the handler needs to know who is asking. A
+    /// bad caller key is still rate limited (no free guesses) before its 401.
+    pub fn admit(&self, request: &Parts) -> Result<Caller, ApiError> {
         let caller = self.callers.authenticate(&request.headers);
         let exempt = matches!(caller, Ok(Caller::Internal));
         if let (Some(limiter), false) = (&self.rate_limiter, exempt) {
@@ -76,6 +75,11 @@ impl Admission {
                 }
             }
         }
+        caller
+    }
+
+    /// A place among the requests in flight to Payroc, or a 503 (load shedding).
+    pub fn reserve(&self) -> Result<Place, ApiError> {
         let permit = Arc::clone(&self.in_flight)
             .try_acquire_owned()
             .map_err(|_| {
@@ -84,9 +88,6 @@ impl Admission {
                     retry_after: SHED_RETRY_AFTER,
                 }
             })?;
-        Ok(Admitted {
-            caller: caller?,
-            _permit: permit,
-        })
+        Ok(Place { _permit: permit })
     }
 }
