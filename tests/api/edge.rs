@@ -117,8 +117,8 @@ async fn a_head_over_the_byte_cap_is_refused_and_the_connection_closed() {
 async fn at_the_connection_cap_the_longest_idle_connection_makes_room() {
     let app = app_with(|raw| raw.server.max_connections = 4).await;
     // Fill every slot: two idle connections and two trickling heads.
-    let mut idle = vec![connect(&app).await, connect(&app).await];
-    let mut trickling = vec![connect(&app).await, connect(&app).await];
+    let mut idle = [connect(&app).await, connect(&app).await];
+    let mut trickling = [connect(&app).await, connect(&app).await];
     for socket in &mut trickling {
         socket
             .write_all(b"POST /hosted-fields/session HTTP/1.1\r\nHo")
