@@ -14,7 +14,9 @@ use std::{
 use serde_json::Value;
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
 
-use helpers::{CALLER_KEY, spawn_app};
+use hosted_fields_broker::fake_payroc::IdentityFault;
+
+use helpers::{CALLER_KEY, Options, spawn_app, spawn_app_with};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -119,4 +121,45 @@ async fn no_secret_appears_in_logs_even_at_trace() {
             "a secret leaked into the logs: {secret:.6}…"
         );
     }
+
+    // Logs cannot be amplified by clients.
+    let from = logs.len();
+    let unready = spawn_app_with(Options {
+        prepare: Box::new(|fake| fake.set_identity_fault(IdentityFault::RejectKey)),
+        ..Options::default()
+    })
+    .await;
+    let long_id = "x".repeat(10_000);
+    for _ in 0..50 {
+        let probe = unready
+            .client
+            .get(unready.url("/readyz"))
+            .header("x-request-id", &long_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(probe.status(), 503);
+        assert_ne!(probe.headers()["x-request-id"], long_id.as_str());
+    }
+    for _ in 0..100 {
+        assert_eq!(unready.post_session(Value::Null).await.status(), 503);
+    }
+    let logs = String::from_utf8(capture.0.lock().unwrap()[from..].to_vec()).unwrap();
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(
+        !warnings.iter().any(|l| l.contains("/readyz")),
+        "an unready probe is not a warning: {warnings:?}"
+    );
+    assert!(
+        !logs.contains(&long_id[..200]),
+        "an over-long id is never logged"
+    );
+    let failed = warnings
+        .iter()
+        .filter(|l| l.contains("request failed"))
+        .count();
+    assert!(
+        (1..=40).contains(&failed),
+        "100 failures in about a second write at most 20 lines a second: {failed}"
+    );
 }
