@@ -227,3 +227,32 @@ async fn a_body_within_the_limit_still_gets_100_continue_and_its_session() {
     let answer = read_answer(&mut socket).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
+
+/// The answers hyper writes itself, before any of the broker's code runs (it offers no hook):
+/// a bare status with no body, then the connection is closed. `docs/api.md` lists them.
+#[tokio::test]
+async fn malformed_requests_get_hyper_bare_statuses_and_never_reach_payroc() {
+    let app = app_with(|_| {}).await;
+    let many_headers: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases = [
+        ("POST /hosted-fields/session HTTP/1.1\r\nContent-Length: 2x\r\n\r\n{}".to_owned(), 400),
+        ("POST /hosted-fields/session HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".into(), 400),
+        ("POST /hosted-fields/session HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n".into(), 400),
+        ("POST /hosted-fields/session HTTP/1.1\r\nX-Bad: a\u{1}b\r\n\r\n".into(), 400),
+        ("GET /hea lthz HTTP/1.1\r\n\r\n".into(), 400),
+        (format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(70_000)), 431),
+        (format!("GET /healthz HTTP/1.1\r\n{many_headers}\r\n"), 431),
+    ];
+    for (request, status) in cases {
+        let mut socket = connect(&app).await;
+        let _ = socket.write_all(request.as_bytes()).await;
+        let answer = read_until_closed(&mut socket, Duration::from_secs(5)).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{status} for {:.60?}: {answer}",
+            request
+        );
+    }
+    assert!(app.fake.session_requests().is_empty());
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
