@@ -1,8 +1,9 @@
 //! The accept loop and each connection's life, with the limits of
 //! [`ConnectionLimits`]: HTTP/1.1 only, header bytes capped (hyper answers a larger head with
 //! its bare 431), the header-read and idle timeouts, at most `max_connections` open (past it the
-//! longest-idle connection is closed to make room), and an `accept` that backs off when the
-//! process runs out of file descriptors instead of spinning.
+//! longest-idle connection is closed to make room), and an `accept` that, when the process runs
+//! out of file descriptors, closes the longest-idle connection and backs off instead of
+//! spinning.
 //!
 //! HTTP/2 is not offered: the broker's callers (browsers through a load balancer, internal
 //! services) gain nothing from it, and every HTTP/2 window and stream is one more buffer a
@@ -19,11 +20,16 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
-use super::connection::{Connections, Registered, TrackedService, TrackedStream};
+use super::{
+    connection::{Connections, Registered, TrackedService, TrackedStream},
+    throttle::LogThrottle,
+};
 use crate::{config::ConnectionLimits, metrics::Metrics};
 
 /// A connection being closed for a timeout or to make room gets this long to finish writing.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// "accept failed" lines written at most this often a second.
+static ACCEPT_ERRORS: LogThrottle = LogThrottle::new(1);
 /// First and longest pause after an `accept` error such as EMFILE.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
@@ -58,9 +64,15 @@ where
             }
             Err(error) if is_per_connection(&error) => continue,
             Err(error) => {
-                // Out of file descriptors (or memory): wait for connections to close.
+                // Out of file descriptors (or memory): free one by closing the longest-idle
+                // connection, and pause so that a lasting shortage cannot make this spin.
                 metrics.accept_error();
-                tracing::error!(%error, pause_ms = backoff.as_millis(), "accept failed; pausing");
+                if table.evict_longest_idle() {
+                    metrics.connection_evicted();
+                }
+                if ACCEPT_ERRORS.admit().is_some() {
+                    tracing::error!(%error, pause_ms = backoff.as_millis(), "accept failed; pausing");
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
                 continue;
