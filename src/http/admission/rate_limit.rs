@@ -204,6 +204,7 @@ mod tests {
             per_second,
             burst,
             trusted_proxies: Vec::new(),
+            allow_any_proxy: false,
             max_tracked_clients: max_tracked,
         })
         .unwrap()
@@ -243,6 +244,7 @@ mod tests {
                 per_second: 0,
                 burst: 20,
                 trusted_proxies: Vec::new(),
+                allow_any_proxy: false,
                 max_tracked_clients: 10
             })
             .is_none()
