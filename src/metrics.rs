@@ -25,6 +25,7 @@ const UPSTREAM_DURATION: &str = "broker_upstream_request_duration_seconds";
 const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
 const UNAUTHORIZED_REPLAYS: &str = "broker_upstream_401_replays_total";
 const RATE_LIMITED: &str = "broker_rate_limited_total";
+const RATE_LIMIT_UNTRACKED: &str = "broker_rate_limit_untracked_total";
 const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 
@@ -34,6 +35,8 @@ pub enum RefreshOutcome {
     Success,
     Transient,
     Rejected,
+    /// The API key could not be read; identity was not called.
+    KeyUnavailable,
 }
 
 /// Which Payroc endpoint a call went to.
@@ -56,6 +59,7 @@ struct Inner {
     retries: Counter,
     replays: Counter,
     rate_limited: Counter,
+    rate_limit_untracked: Counter,
     shed: Counter,
     /// The hot path's series, registered once instead of looked up per request.
     created: Counter,
@@ -92,6 +96,7 @@ impl Metrics {
             retries: counter(UPSTREAM_RETRIES),
             replays: counter(UNAUTHORIZED_REPLAYS),
             rate_limited: counter(RATE_LIMITED),
+            rate_limit_untracked: counter(RATE_LIMIT_UNTRACKED),
             shed: counter(SHED),
             created: recorder.register_counter(&session_key(201), &METADATA),
             create_session_2xx: recorder
@@ -119,6 +124,7 @@ impl Metrics {
             RefreshOutcome::Success => "success",
             RefreshOutcome::Transient => "transient_failure",
             RefreshOutcome::Rejected => "rejected",
+            RefreshOutcome::KeyUnavailable => "key_unavailable",
         };
         let key = Key::from_parts(
             TOKEN_REFRESHES,
@@ -186,6 +192,11 @@ impl Metrics {
         self.0.rate_limited.increment(1);
     }
 
+    /// A request admitted without a rate-limit bucket: the client table was full.
+    pub fn rate_limit_untracked(&self) {
+        self.0.rate_limit_untracked.increment(1);
+    }
+
     pub fn shed(&self) {
         self.0.shed.increment(1);
     }
@@ -235,7 +246,7 @@ fn describe(recorder: &PrometheusRecorder) {
     let counters = [
         (
             TOKEN_REFRESHES,
-            "Bearer token fetches by outcome (success, transient_failure, rejected).",
+            "Bearer token fetches by outcome (success, transient_failure, rejected, key_unavailable).",
         ),
         (
             SESSIONS,
@@ -252,6 +263,10 @@ fn describe(recorder: &PrometheusRecorder) {
         (
             RATE_LIMITED,
             "Session requests refused by the per-IP rate limit.",
+        ),
+        (
+            RATE_LIMIT_UNTRACKED,
+            "Session requests admitted without a rate-limit bucket (client table full).",
         ),
         (
             SHED,
@@ -298,6 +313,8 @@ mod tests {
         metrics.session(201);
         metrics.session(503);
         metrics.token_refresh(RefreshOutcome::Success);
+        metrics.token_refresh(RefreshOutcome::KeyUnavailable);
+        metrics.rate_limit_untracked();
         metrics.set_token_state(Some(Duration::from_secs(90)), true);
         let text = metrics.render();
         assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"} 1"#), "{text}");
@@ -311,6 +328,14 @@ mod tests {
         );
         assert!(
             text.contains(r#"broker_token_refreshes_total{outcome="success"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"broker_token_refreshes_total{outcome="key_unavailable"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("broker_rate_limit_untracked_total 1"),
             "{text}"
         );
         assert!(

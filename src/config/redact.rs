@@ -18,7 +18,7 @@ pub(super) fn url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::E
 
 /// `url` with its user info replaced by one marker and every query value (or bare query
 /// item) and the fragment by markers; query names stay, so the shape remains readable:
-/// `https://u:p@host/x?api_key=abc&v` → `https://[redacted]@host/x?api_key=[redacted]&[redacted]`.
+/// `https://u:p@host/x?key=abc&v` → `https://[redacted]@host/x?key=[redacted]&[redacted]`.
 pub(super) fn redacted_url(url: &Url) -> String {
     let mut shown = url[..Position::BeforeUsername].to_owned();
     if !url.username().is_empty() || url.password().is_some() {
