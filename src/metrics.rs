@@ -25,6 +25,7 @@ const UPSTREAM_DURATION: &str = "broker_upstream_request_duration_seconds";
 const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
 const UNAUTHORIZED_REPLAYS: &str = "broker_upstream_401_replays_total";
 const RATE_LIMITED: &str = "broker_rate_limited_total";
+const RATE_LIMIT_UNTRACKED: &str = "broker_rate_limit_untracked_total";
 const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";
@@ -36,6 +37,8 @@ pub enum RefreshOutcome {
     Success,
     Transient,
     Rejected,
+    /// The API key could not be read; identity was not called.
+    KeyUnavailable,
 }
 
 /// Which Payroc endpoint a call went to.
@@ -58,6 +61,7 @@ struct Inner {
     retries: Counter,
     replays: Counter,
     rate_limited: Counter,
+    rate_limit_untracked: Counter,
     shed: Counter,
     connections_evicted: Counter,
     accept_errors: Counter,
@@ -96,6 +100,7 @@ impl Metrics {
             retries: counter(UPSTREAM_RETRIES),
             replays: counter(UNAUTHORIZED_REPLAYS),
             rate_limited: counter(RATE_LIMITED),
+            rate_limit_untracked: counter(RATE_LIMIT_UNTRACKED),
             shed: counter(SHED),
             connections_evicted: counter(CONNECTIONS_EVICTED),
             accept_errors: counter(ACCEPT_ERRORS),
@@ -125,6 +130,7 @@ impl Metrics {
             RefreshOutcome::Success => "success",
             RefreshOutcome::Transient => "transient_failure",
             RefreshOutcome::Rejected => "rejected",
+            RefreshOutcome::KeyUnavailable => "key_unavailable",
         };
         let key = Key::from_parts(
             TOKEN_REFRESHES,
@@ -192,6 +198,11 @@ impl Metrics {
         self.0.rate_limited.increment(1);
     }
 
+    /// A request admitted without a rate-limit bucket: the client table was full.
+    pub fn rate_limit_untracked(&self) {
+        self.0.rate_limit_untracked.increment(1);
+    }
+
     pub fn shed(&self) {
         self.0.shed.increment(1);
     }
@@ -250,7 +261,7 @@ fn describe(recorder: &PrometheusRecorder) {
     let counters = [
         (
             TOKEN_REFRESHES,
-            "Bearer token fetches by outcome (success, transient_failure, rejected).",
+            "Bearer token fetches by outcome (success, transient_failure, rejected, key_unavailable).",
         ),
         (
             SESSIONS,
@@ -267,6 +278,10 @@ fn describe(recorder: &PrometheusRecorder) {
         (
             RATE_LIMITED,
             "Session requests refused by the per-IP rate limit.",
+        ),
+        (
+            RATE_LIMIT_UNTRACKED,
+            "Session requests admitted without a rate-limit bucket (client table full).",
         ),
         (
             SHED,
@@ -321,6 +336,8 @@ mod tests {
         metrics.session(201);
         metrics.session(503);
         metrics.token_refresh(RefreshOutcome::Success);
+        metrics.token_refresh(RefreshOutcome::KeyUnavailable);
+        metrics.rate_limit_untracked();
         metrics.set_token_state(Some(Duration::from_secs(90)), true);
         let text = metrics.render();
         assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"} 1"#), "{text}");
@@ -334,6 +351,14 @@ mod tests {
         );
         assert!(
             text.contains(r#"broker_token_refreshes_total{outcome="success"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"broker_token_refreshes_total{outcome="key_unavailable"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("broker_rate_limit_untracked_total 1"),
             "{text}"
         );
         assert!(

@@ -1,23 +1,24 @@
 //! The Bearer token cache: "how to fetch" behind [`TokenSource`], "when to refresh" as the
-//! pure functions in [`policy`], and one background task that owns refreshing. Request
-//! handlers only read a `watch` channel; they never call identity themselves.
+//! pure functions in [`policy`], and one background task (`refresher`) that owns refreshing.
+//! Request handlers only read a `watch` channel; they never call identity themselves.
 
 pub mod policy;
+mod refresher;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{
     sync::{Notify, watch},
     task::JoinHandle,
-    time::{Instant, sleep_until, timeout_at},
+    time::{Instant, timeout_at},
 };
 use tokio_util::sync::CancellationToken;
 
+use self::refresher::Refresher;
 use crate::{
     config::TokenSettings,
-    metrics::{Metrics, RefreshOutcome},
+    metrics::Metrics,
     payroc::{AccessToken, BearerToken, PayrocClient, PayrocError},
-    retry,
 };
 
 /// Something that can fetch a fresh Bearer token (identity in production, a script in tests).
@@ -62,6 +63,9 @@ pub enum FailureKind {
     Transient,
     /// Identity refused the API key: retried slowly until the key changes.
     KeyRejected,
+    /// The API key (file) could not be read, so identity was not called: retried on the
+    /// backoff schedule, capped at a few seconds, so a restored file heals at once.
+    KeyUnavailable,
 }
 
 /// The last failed fetch, cleared by the next success.
@@ -122,14 +126,7 @@ impl TokenCache {
             state: Arc::new(state),
             wake: Arc::new(Notify::new()),
         };
-        let refresher = Refresher {
-            source,
-            settings,
-            cache: cache.clone(),
-            metrics,
-            generation: 0,
-            failures: 0,
-        };
+        let refresher = Refresher::new(source, settings, cache.clone(), metrics);
         let task = tokio::spawn(refresher.run(shutdown));
         (cache, task)
     }
@@ -207,124 +204,6 @@ fn unavailable(state: &TokenState, now: Instant) -> TokenError {
     TokenError::Unavailable {
         retry_after: retry_after.max(Duration::from_secs(1)),
         key_rejected,
-    }
-}
-
-/// The one task that talks to identity.
-struct Refresher<S> {
-    source: S,
-    settings: TokenSettings,
-    cache: TokenCache,
-    metrics: Metrics,
-    generation: u64,
-    /// Consecutive failures, for the backoff exponent.
-    failures: u32,
-}
-
-impl<S: TokenSource> Refresher<S> {
-    async fn run(mut self, shutdown: CancellationToken) {
-        loop {
-            let outcome = tokio::select! {
-                outcome = self.source.fetch() => outcome,
-                () = shutdown.cancelled() => break,
-            };
-            let next = self.publish(outcome);
-            if !self.wait(next, &shutdown).await {
-                break;
-            }
-        }
-        tracing::debug!("token refresher stopped");
-    }
-
-    /// Publishes a fetch outcome and returns when to fetch next.
-    fn publish(&mut self, outcome: Result<AccessToken, PayrocError>) -> Instant {
-        let now = Instant::now();
-        match outcome {
-            Ok(access) => {
-                self.metrics.token_refresh(RefreshOutcome::Success);
-                self.failures = 0;
-                self.generation += 1;
-                let plan = policy::plan(
-                    access.expires_in,
-                    self.settings.refresh_ratio,
-                    retry::sample(),
-                );
-                tracing::info!(
-                    generation = self.generation,
-                    expires_in_secs = access.expires_in.as_secs(),
-                    next_refresh_secs = plan.refresh_after.as_secs(),
-                    "Bearer token refreshed"
-                );
-                let held = HeldToken {
-                    token: access.token,
-                    generation: self.generation,
-                    expires_at: now + access.expires_in,
-                    usable_until: now + plan.usable_for,
-                };
-                self.cache.state.send_modify(|state| {
-                    state.current = Some(Arc::new(held));
-                    state.waitable = false;
-                    state.last_failure = None;
-                    state.ever_obtained = true;
-                });
-                now + plan.refresh_after
-            }
-            Err(error) => {
-                self.failures = self.failures.saturating_add(1);
-                let (kind, outcome) = if error.is_key_rejection() {
-                    (FailureKind::KeyRejected, RefreshOutcome::Rejected)
-                } else {
-                    (FailureKind::Transient, RefreshOutcome::Transient)
-                };
-                self.metrics.token_refresh(outcome);
-                let delay = match kind {
-                    FailureKind::KeyRejected => {
-                        tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check BROKER__PAYROC__API_KEY(_FILE); retrying slowly");
-                        retry::jittered(self.settings.rejected_retry, retry::sample())
-                    }
-                    FailureKind::Transient => {
-                        tracing::warn!(%error, failures = self.failures, "Bearer token refresh failed; retrying with backoff");
-                        retry::backoff(
-                            self.failures,
-                            self.settings.backoff_base,
-                            self.settings.backoff_cap,
-                            retry::sample().abs(),
-                        )
-                    }
-                };
-                let delay = delay.max(error.retry_after().unwrap_or_default());
-                let retry_at = now + delay;
-                self.cache.state.send_modify(|state| {
-                    // Never throw away a token that can still be used.
-                    if !state.current.as_ref().is_some_and(|t| t.usable(now)) {
-                        state.current = None;
-                    }
-                    state.waitable = false;
-                    state.last_failure = Some(Failure {
-                        kind,
-                        message: error.to_string(),
-                        retry_at,
-                    });
-                });
-                retry_at
-            }
-        }
-    }
-
-    /// Sleeps until `next`, or until an invalidation leaves no token. False on shutdown.
-    async fn wait(&self, next: Instant, shutdown: &CancellationToken) -> bool {
-        loop {
-            tokio::select! {
-                () = sleep_until(next) => return true,
-                () = self.cache.wake.notified() => {
-                    // A stale wake-up (the token was replaced meanwhile) changes nothing.
-                    if self.cache.state.borrow().current.is_none() {
-                        return true;
-                    }
-                }
-                () = shutdown.cancelled() => return false,
-            }
-        }
     }
 }
 

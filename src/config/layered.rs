@@ -131,6 +131,7 @@ pub struct RawRateLimit {
     pub burst: u32,
     #[serde(deserialize_with = "comma_list")]
     pub trusted_proxies: Vec<String>,
+    pub allow_any_proxy: bool,
     pub max_tracked_clients: usize,
 }
 
@@ -140,6 +141,7 @@ impl Default for RawRateLimit {
             per_second: 0,
             burst: 20,
             trusted_proxies: Vec::new(),
+            allow_any_proxy: false,
             max_tracked_clients: 100_000,
         }
     }

@@ -5,18 +5,20 @@
 //! its key and the key's environment variable.
 //!
 //! Layout: `layered` holds what the operator writes (with its defaults), `settings` the
-//! validated types and their redacted view, `resolve` the rules between them, `environment`
-//! Payroc's published per-environment values, `api_key` where the API key comes from.
+//! validated types and their redacted view (`redact` the markers), `resolve` the rules between
+//! them, `environment` Payroc's published per-environment values, `api_key` where the API key
+//! comes from.
 
 mod api_key;
 mod environment;
 mod layered;
+mod redact;
 mod resolve;
 mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use api_key::ApiKeySource;
+pub use api_key::{ApiKeyError, ApiKeySource};
 pub use environment::PayrocEnvironment;
 pub use layered::{
     LogFormat, RawCallers, RawCors, RawDemo, RawLog, RawPayroc, RawRateLimit, RawServer,

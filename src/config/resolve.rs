@@ -1,17 +1,25 @@
 //! The rules between what was layered and what the application runs with: every key is
-//! checked here, and the defaults that depend on `payroc.environment` are applied.
+//! checked here (the `payroc` section in [`payroc`]), and the defaults that depend on
+//! `payroc.environment` are applied.
 
-use std::{path::PathBuf, time::Duration};
+mod payroc;
+
+use std::{net::SocketAddr, time::Duration};
 
 use axum::http::HeaderValue;
 use ipnet::IpNet;
 use secrecy::SecretString;
 use url::Url;
 
+#[cfg(test)]
+pub(super) use payroc::is_lib_version;
+pub use payroc::is_terminal_id;
+
 use super::{
-    ApiKeySource, CallerSettings, ConfigError, ConnectionLimits, CorsSettings, LogSettings,
-    PayrocSettings, RateLimitSettings, RawPayroc, RawRateLimit, RawServer, RawSettings, RawToken,
-    ServerSettings, Settings, TokenSettings, api_key::MAX_API_KEY_LEN, invalid,
+    CallerSettings, ConfigError, ConnectionLimits, CorsSettings, LogSettings, RateLimitSettings,
+    RawRateLimit, RawServer, RawSettings, RawToken, ServerSettings, Settings, TokenSettings,
+    api_key::{MAX_API_KEY_LEN, is_printable_ascii},
+    invalid,
 };
 
 impl RawSettings {
@@ -52,6 +60,15 @@ impl RawServer {
         if self.body_limit_bytes == 0 {
             return Err(invalid("server.body_limit_bytes", "must be positive"));
         }
+        if let Some(metrics) = self.metrics_listen.filter(|m| conflicts(*m, self.listen)) {
+            return Err(invalid(
+                "server.metrics_listen",
+                format!(
+                    "{metrics} takes the port of server.listen ({}): use another port",
+                    self.listen
+                ),
+            ));
+        }
         Ok(ServerSettings {
             listen: self.listen,
             body_limit_bytes: self.body_limit_bytes,
@@ -77,71 +94,6 @@ impl RawServer {
     }
 }
 
-impl RawPayroc {
-    fn resolve(self, require_api_key: bool) -> Result<PayrocSettings, ConfigError> {
-        let defaults = self.environment.defaults();
-        let api_key = resolve_api_key(self.api_key, self.api_key_file, require_api_key)?;
-        let identity_url = payroc_url(
-            self.identity_url
-                .as_deref()
-                .unwrap_or(defaults.identity_url),
-            "payroc.identity_url",
-        )?;
-        let api_url = payroc_url(
-            self.api_url.as_deref().unwrap_or(defaults.api_url),
-            "payroc.api_url",
-        )?;
-        let lib_version = self
-            .lib_version
-            .unwrap_or_else(|| defaults.lib_version.to_owned());
-        if !is_lib_version(&lib_version) {
-            return Err(invalid(
-                "payroc.lib_version",
-                "must look like 1.7.0.261457 (Payroc's libVersion pattern)",
-            ));
-        }
-        let script_url = self
-            .script_url
-            .unwrap_or_else(|| format!("{}hosted-fields-{lib_version}.js", defaults.cdn));
-        let script_url =
-            Url::parse(&script_url).map_err(|e| invalid("payroc.script_url", e.to_string()))?;
-        // Payroc's published hash is only right for the version it was published for.
-        let script_integrity = self.script_integrity.or_else(|| {
-            (lib_version == defaults.lib_version).then(|| defaults.integrity.to_owned())
-        });
-        let terminals = resolve_terminals(self.terminals)?;
-        let positive = |value: u64, key: &'static str| {
-            if value == 0 {
-                Err(invalid(key, "must be positive"))
-            } else {
-                Ok(Duration::from_millis(value))
-            }
-        };
-        let request_timeout = positive(self.request_timeout_ms, "payroc.request_timeout_ms")?;
-        let deadline = positive(self.deadline_ms, "payroc.deadline_ms")?;
-        if self.max_attempts == 0 {
-            return Err(invalid("payroc.max_attempts", "must be at least 1"));
-        }
-        Ok(PayrocSettings {
-            environment: self.environment,
-            api_key,
-            identity_url,
-            api_url,
-            lib_version,
-            script_url,
-            script_integrity,
-            terminals,
-            request_timeout,
-            deadline,
-            max_attempts: self.max_attempts,
-            retry_base_delay: Duration::from_millis(self.retry_base_delay_ms),
-            session_expiry_margin: Duration::from_millis(self.session_expiry_margin_ms),
-            max_idle_connections: self.max_idle_connections,
-            max_connections: positive_count(self.max_connections, "payroc.max_connections")?,
-        })
-    }
-}
-
 impl RawRateLimit {
     fn resolve(self) -> Result<RateLimitSettings, ConfigError> {
         let trusted_proxies = self
@@ -158,13 +110,25 @@ impl RawRateLimit {
                         )
                     })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<IpNet>, _>>()?;
+        if let Some(any) = trusted_proxies.iter().find(|net| net.prefix_len() == 0)
+            && !self.allow_any_proxy
+        {
+            return Err(invalid(
+                "rate_limit.trusted_proxies",
+                format!(
+                    "{any} trusts every peer, so any client could pick its own rate-limit bucket with X-Forwarded-For; list your proxies' networks, or set rate_limit.allow_any_proxy ({}) to true if only proxies can reach the broker",
+                    super::env_var("rate_limit.allow_any_proxy")
+                ),
+            ));
+        }
         Ok(RateLimitSettings {
             per_second: self.per_second,
             burst: positive_count(self.burst as usize, "rate_limit.burst")?
                 .try_into()
                 .unwrap_or(u32::MAX),
             trusted_proxies,
+            allow_any_proxy: self.allow_any_proxy,
             max_tracked_clients: positive_count(
                 self.max_tracked_clients,
                 "rate_limit.max_tracked_clients",
@@ -190,6 +154,14 @@ fn positive_millis(value: u64, key: &'static str) -> Result<Duration, ConfigErro
     } else {
         Ok(Duration::from_millis(value))
     }
+}
+
+/// Two listeners cannot both bind `a` and `b`: the same (non-zero) port on the same address,
+/// or on any address when either is unspecified (`0.0.0.0`, `::`). Port 0 picks a free port.
+fn conflicts(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 fn positive_count(value: usize, key: &'static str) -> Result<usize, ConfigError> {
@@ -223,98 +195,6 @@ impl RawToken {
     }
 }
 
-fn resolve_api_key(
-    inline: Option<SecretString>,
-    file: Option<PathBuf>,
-    required: bool,
-) -> Result<ApiKeySource, ConfigError> {
-    let (key, source) = match (inline, file) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "payroc.api_key",
-                "set either BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE, not both",
-            ));
-        }
-        (Some(key), None) => ("payroc.api_key", ApiKeySource::Inline(key)),
-        // Read once now so a missing file fails at start-up; it is read again on every
-        // token fetch so a rotated Secret heals without a restart.
-        (None, Some(path)) => ("payroc.api_key_file", ApiKeySource::File(path)),
-        (None, None) if required => {
-            return Err(invalid(
-                "payroc.api_key",
-                "is required: set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE",
-            ));
-        }
-        // Only `demo` resolves without requiring a key (it sets the fake's own first).
-        (None, None) => return Ok(ApiKeySource::Inline(SecretString::from(String::new()))),
-    };
-    // `read` trims and refuses an empty key, for both sources, here and on every fetch.
-    source.read().map_err(|e| invalid(key, e.to_string()))?;
-    Ok(source)
-}
-
-/// Payroc URLs must be `https`, except loopback hosts (tests and `demo`).
-fn payroc_url(raw: &str, key: &'static str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|e| invalid(key, format!("not a URL: {e}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(invalid(
-            key,
-            "must be an https URL (plain http only for loopback addresses)",
-        )),
-    }
-}
-
-/// Terminal IDs go into a URL path, so only plain IDs are accepted (Payroc: 4–50 characters).
-fn resolve_terminals(terminals: Vec<String>) -> Result<Vec<String>, ConfigError> {
-    const KEY: &str = "payroc.terminals";
-    if terminals.is_empty() {
-        return Err(invalid(
-            KEY,
-            "is required: at least one processing terminal ID",
-        ));
-    }
-    if let Some(bad) = terminals.iter().find(|t| !is_terminal_id(t)) {
-        return Err(invalid(
-            KEY,
-            format!("{bad:?} is not a terminal ID (4-50 letters, digits, '-' or '_')"),
-        ));
-    }
-    Ok(terminals)
-}
-
-/// A plain processing terminal ID as Payroc issues them.
-pub fn is_terminal_id(id: &str) -> bool {
-    (4..=50).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Payroc's `libVersion` pattern `^\d{1,2}.\d{1,2}.\d{1,2}(?:-beta)?.\d+$`, read with literal dots.
-pub(super) fn is_lib_version(version: &str) -> bool {
-    let digits = |s: &str, max: usize| {
-        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    let parts: Vec<&str> = version.split('.').collect();
-    match parts.as_slice() {
-        [a, b, c, build] => {
-            digits(a, 2)
-                && digits(b, 2)
-                && digits(c.strip_suffix("-beta").unwrap_or(c), 2)
-                && digits(build, usize::MAX)
-        }
-        _ => false,
-    }
-}
-
 /// Each origin must be exactly `scheme://host[:port]` as a browser sends it in `Origin`.
 fn resolve_origins(origins: &[String]) -> Result<Vec<HeaderValue>, ConfigError> {
     origins
@@ -345,6 +225,15 @@ fn resolve_callers(keys: Vec<String>) -> Result<Vec<SecretString>, ConfigError> 
         return Err(invalid(
             "callers.keys",
             format!("every caller key must be {MIN_LEN} to {MAX_API_KEY_LEN} characters"),
+        ));
+    }
+    if let Some(position) = keys.iter().position(|k| !is_printable_ascii(k)) {
+        return Err(invalid(
+            "callers.keys",
+            format!(
+                "caller key #{} must be printable ASCII: it holds a control character (newline, tab, ...) or a non-ASCII one",
+                position + 1
+            ),
         ));
     }
     Ok(keys.into_iter().map(SecretString::from).collect())

@@ -1,6 +1,7 @@
 //! Validated configuration the application is built from, and its redacted view: the types
 //! serialise back to the layered keys (durations in milliseconds, secrets as a marker), so
-//! `check-config` prints every setting without a hand-kept list.
+//! `check-config` prints every setting without a hand-kept list. URLs show without the
+//! credentials they may carry ([`super::redact`]).
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -10,10 +11,7 @@ use secrecy::SecretString;
 use serde::{Serialize, Serializer};
 use url::Url;
 
-use super::{ApiKeySource, LogFormat, PayrocEnvironment};
-
-/// What a secret shows as in the redacted view.
-pub(super) const REDACTED: &str = "[redacted]";
+use super::{ApiKeySource, LogFormat, PayrocEnvironment, redact};
 
 /// Validated configuration the application is built from.
 #[derive(Debug, Clone, Serialize)]
@@ -70,9 +68,12 @@ pub struct PayrocSettings {
     pub environment: PayrocEnvironment,
     #[serde(flatten)]
     pub api_key: ApiKeySource,
+    #[serde(serialize_with = "redact::url")]
     pub identity_url: Url,
+    #[serde(serialize_with = "redact::url")]
     pub api_url: Url,
     pub lib_version: String,
+    #[serde(serialize_with = "redact::url")]
     pub script_url: Url,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_integrity: Option<String>,
@@ -95,7 +96,7 @@ pub struct PayrocSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct CallerSettings {
     /// Secrets of internal callers.
-    #[serde(serialize_with = "redacted_list")]
+    #[serde(serialize_with = "redact::list")]
     pub keys: Vec<SecretString>,
 }
 
@@ -112,7 +113,10 @@ pub struct RateLimitSettings {
     pub burst: u32,
     /// Peers whose `X-Forwarded-For` is believed (the load balancer, the ingress).
     pub trusted_proxies: Vec<IpNet>,
-    /// Most client IPs tracked at once; past it, new IPs share one overflow bucket.
+    /// `trusted_proxies` may hold a network of every address (`0.0.0.0/0`, `::/0`).
+    pub allow_any_proxy: bool,
+    /// Most client IPs tracked at once; past it, a new IP is admitted untracked until
+    /// entries back to a full bucket make room.
     pub max_tracked_clients: usize,
 }
 
@@ -141,10 +145,6 @@ impl Settings {
 
 fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn redacted_list<S: Serializer>(keys: &[SecretString], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(keys.iter().map(|_| REDACTED))
 }
 
 fn header_texts<S: Serializer>(values: &[HeaderValue], serializer: S) -> Result<S::Ok, S::Error> {

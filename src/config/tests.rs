@@ -9,6 +9,9 @@ use super::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod redaction;
+mod refusals;
+
 fn raw_with_terminals(terminals: &[&str]) -> RawSettings {
     let mut raw = RawSettings::default();
     raw.payroc.terminals = terminals.iter().map(|t| (*t).to_owned()).collect();

@@ -1,13 +1,13 @@
 //! `POST /authorize`: trades the API key (`x-api-key`) for a Bearer token.
 
-use std::{fmt, time::Duration};
+use std::{fmt, path::Path, time::Duration};
 
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{PayrocClient, PayrocError};
-use crate::metrics::Endpoint;
+use crate::{config::ApiKeyError, metrics::Endpoint};
 
 /// A Bearer token for Payroc's API, kept as the ready `Authorization` value (built and
 /// checked once per token, not per request), marked sensitive. Its `Debug` never shows it.
@@ -53,12 +53,14 @@ impl PayrocClient {
     // Failures are logged once, by the refresher, with what it does next.
     #[tracing::instrument(name = "payroc.authorize", level = "debug", skip_all)]
     pub async fn authorize(&self) -> Result<AccessToken, PayrocError> {
-        let key = self
-            .api_key
-            .read()
-            .map_err(|e| PayrocError::ApiKey(e.to_string()))?;
+        let unavailable = |error| PayrocError::ApiKey {
+            error,
+            file: self.api_key.file().map(Path::to_path_buf),
+        };
+        // `read` refuses anything but printable ASCII, so a key that is read is a header value.
+        let key = self.api_key.read().map_err(unavailable)?;
         let mut api_key = reqwest::header::HeaderValue::from_str(key.expose_secret())
-            .map_err(|_| PayrocError::ApiKey("API key is not a valid header value".into()))?;
+            .map_err(|_| unavailable(ApiKeyError::NotPrintable))?;
         api_key.set_sensitive(true);
         let request = self
             .http

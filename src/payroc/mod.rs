@@ -6,7 +6,7 @@ mod identity;
 mod problem;
 mod sessions;
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
@@ -17,7 +17,7 @@ pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
 pub use sessions::{CreateSession, Scenario, Session, session_url};
 
 use crate::{
-    config::{ApiKeySource, PayrocSettings},
+    config::{ApiKeyError, ApiKeySource, PayrocSettings},
     metrics::{Endpoint, Metrics},
 };
 
@@ -41,16 +41,24 @@ pub enum PayrocError {
     /// A success status with a body that does not make sense, or an unexpected status.
     #[error("invalid upstream response: {0}")]
     InvalidResponse(String),
-    /// The API key could not be read (file missing or empty).
-    #[error("API key unavailable: {0}")]
-    ApiKey(String),
+    /// No usable API key could be read (file missing, unreadable, empty or invalid):
+    /// identity was not called. The message never names the file (it reaches `/readyz`);
+    /// `file` is for the log line.
+    #[error("API key unavailable: {error}")]
+    ApiKey {
+        error: ApiKeyError,
+        file: Option<PathBuf>,
+    },
 }
 
 impl PayrocError {
-    /// Identity refused the API key itself: retrying soon will not help.
+    /// Identity refused the API key itself: retrying soon will not help. (A key that could
+    /// not be read is not a rejection: identity never saw it.)
     pub fn is_key_rejection(&self) -> bool {
-        matches!(self, Self::Unauthorized | Self::ApiKey(_))
-            || matches!(self, Self::Rejected { status: 403, .. })
+        matches!(
+            self,
+            Self::Unauthorized | Self::Rejected { status: 403, .. }
+        )
     }
 
     /// How long the upstream asked us to wait, if it said.
@@ -217,6 +225,12 @@ mod tests {
         assert!(matches!(of(302), PayrocError::InvalidResponse(_)));
         assert!(of(403).is_key_rejection());
         assert!(!of(503).is_key_rejection());
+        let unreadable = PayrocError::ApiKey {
+            error: ApiKeyError::Empty,
+            file: Some("/run/secrets/payroc".into()),
+        };
+        assert!(!unreadable.is_key_rejection(), "identity never saw the key");
+        assert!(!unreadable.to_string().contains("/run/secrets"));
     }
 
     #[test]

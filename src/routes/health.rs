@@ -42,6 +42,7 @@ fn failure_class(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::Transient => "identity unavailable",
         FailureKind::KeyRejected => "key rejected",
+        FailureKind::KeyUnavailable => "key unavailable",
     }
 }
 

@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 
+mod key_unavailable;
+
 type Outcome = Result<AccessToken, PayrocError>;
 type Fallback = fn(u32) -> Outcome;
 

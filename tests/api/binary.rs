@@ -67,6 +67,32 @@ fn bad_configuration_prints_one_line_naming_the_key_and_exits_non_zero() {
 }
 
 #[test]
+fn an_api_key_with_an_embedded_newline_is_one_line_naming_the_key_never_showing_it() {
+    let output = broker(
+        &["check-config"],
+        &[
+            (
+                "BROKER__PAYROC__API_KEY",
+                "sk_zqx_first_half
+sk_zqx_second_half",
+            ),
+            ("BROKER__PAYROC__TERMINALS", "1234001"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("(BROKER__PAYROC__API_KEY)"),
+        "key not named in: {stderr}"
+    );
+    assert!(!stderr.contains("zqx"), "the key is shown: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing printed as configuration");
+}
+
+#[test]
 fn check_config_prints_effective_config_with_secrets_redacted() {
     let output = broker(
         &["check-config"],

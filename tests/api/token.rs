@@ -188,3 +188,81 @@ async fn api_key_file_is_reread_so_a_rotated_secret_heals() {
     assert_eq!(app.post_session(Value::Null).await.status(), 201);
     std::fs::remove_file(path).unwrap();
 }
+
+/// `/readyz`'s token report (the broker has had a token, so it answers 200).
+async fn token_report(app: &crate::helpers::TestApp) -> Value {
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    ready["token"].clone()
+}
+
+#[tokio::test]
+async fn a_missing_or_invalid_key_file_is_key_unavailable_and_heals_within_seconds() {
+    let path = std::env::temp_dir().join(format!("hfb-test-key-{}", uuid::Uuid::new_v4()));
+    let (file, written) = (path.clone(), path.clone());
+    let app = spawn_app_with(Options {
+        fake: FakePayrocConfig {
+            token_lifetime: Duration::from_secs(2),
+            ..FakePayrocConfig::default()
+        },
+        settings: Box::new(move |raw| {
+            raw.payroc.api_key = None;
+            raw.payroc.api_key_file = Some(file);
+            // A rejection would wait a minute: healing within seconds shows it is not one.
+            raw.token.rejected_retry_ms = 60_000;
+        }),
+        prepare: Box::new(move |fake| {
+            std::fs::write(&written, format!("{}\n", fake.api_key())).unwrap();
+        }),
+    })
+    .await;
+    app.wait_ready().await;
+    let file_name = path.file_name().unwrap().to_str().unwrap().to_owned();
+
+    std::fs::remove_file(&path).unwrap();
+    // The refresh due at ~1.5 s fails without calling identity.
+    let calls = app.fake.identity_calls();
+    eventually(Duration::from_secs(4), || async {
+        token_report(&app).await["lastError"] == "key unavailable"
+    })
+    .await;
+    let report = token_report(&app).await;
+    assert!(!report.to_string().contains(&file_name), "{report}");
+    assert_ne!(report["state"], "api-key-rejected", "{report}");
+
+    // A key that became invalid is refused the same way, and never sent: two more fetches
+    // fail without an identity call, the second after the file was surely re-read.
+    std::fs::write(&path, "half-a-key\nother-half\n").unwrap();
+    let unavailable = key_unavailable_count(&app).await;
+    eventually(Duration::from_secs(3), || async {
+        key_unavailable_count(&app).await >= unavailable + 2
+    })
+    .await;
+    assert_eq!(token_report(&app).await["lastError"], "key unavailable");
+    assert_eq!(
+        app.fake.identity_calls(),
+        calls,
+        "identity was never called"
+    );
+    eventually(Duration::from_secs(2), || async {
+        app.post_session(Value::Null).await.status() == 503
+    })
+    .await;
+
+    std::fs::write(&path, format!("{}\n", app.fake.api_key())).unwrap();
+    eventually(Duration::from_secs(3), || async {
+        app.post_session(Value::Null).await.status() == 201
+    })
+    .await;
+    assert!(token_report(&app).await["lastError"].is_null());
+    std::fs::remove_file(path).unwrap();
+}
+
+/// Token fetches that failed because the key could not be read, from `/metrics`.
+async fn key_unavailable_count(app: &crate::helpers::TestApp) -> u64 {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"broker_token_refreshes_total{outcome="key_unavailable"} "#))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

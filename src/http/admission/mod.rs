@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use self::{
     callers::{Caller, CallerKeys},
-    rate_limit::RateLimiter,
+    rate_limit::{Checked, RateLimiter},
 };
 use crate::{config::RateLimitSettings, http::error::ApiError, metrics::Metrics};
 
@@ -69,9 +69,13 @@ impl Admission {
             // Absent only when the router is driven without a listener (`oneshot` tests).
             if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
                 let client = limiter.client_ip(peer.ip(), &request.headers);
-                if let Err(wait) = limiter.check(client) {
-                    self.metrics.rate_limited();
-                    return Err(ApiError::RateLimited { retry_after: wait });
+                match limiter.check(client) {
+                    Ok(Checked::Tracked) => {}
+                    Ok(Checked::Untracked) => self.metrics.rate_limit_untracked(),
+                    Err(wait) => {
+                        self.metrics.rate_limited();
+                        return Err(ApiError::RateLimited { retry_after: wait });
+                    }
                 }
             }
         }
