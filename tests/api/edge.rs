@@ -233,7 +233,7 @@ async fn a_body_within_the_limit_still_gets_100_continue_and_its_session() {
 #[tokio::test]
 async fn malformed_requests_get_hyper_bare_statuses_and_never_reach_payroc() {
     let app = app_with(|_| {}).await;
-    let many_headers: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many_headers = "X-H: v\r\n".repeat(101);
     let cases = [
         ("POST /hosted-fields/session HTTP/1.1\r\nContent-Length: 2x\r\n\r\n{}".to_owned(), 400),
         ("POST /hosted-fields/session HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".into(), 400),
@@ -249,8 +249,7 @@ async fn malformed_requests_get_hyper_bare_statuses_and_never_reach_payroc() {
         let answer = read_until_closed(&mut socket, Duration::from_secs(5)).await;
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status} ")),
-            "{status} for {:.60?}: {answer}",
-            request
+            "{status} for {request:.60?}: {answer}"
         );
     }
     assert!(app.fake.session_requests().is_empty());
