@@ -149,6 +149,7 @@ async fn mint(
     }
     let mint = MintRequest {
         url: &terminal.url,
+        terminal: &terminal.id,
         body: CreateSession {
             lib_version: &state.library.lib_version,
             scenario: request.scenario,
