@@ -149,3 +149,20 @@ async fn a_huge_payroc_detail_is_502_with_a_small_body() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_oversized_error_answer_keeps_the_meaning_of_its_status() {
+    // 503: retried to the budget; 401: one replay with a fresh token, then 502.
+    for (status, calls) in [(503, 3), (401, 2)] {
+        let fault = SessionFault::LongDetail {
+            status,
+            chars: 2_800_000,
+        };
+        let app = app_with_session_fault(fault).await;
+
+        let body = assert_problem(app.post_session(Value::Null).await, 502).await;
+
+        assert_eq!(body["type"], "urn:hosted-fields-broker:upstream-failed");
+        assert_eq!(app.fake.session_calls(), calls, "{status}");
+    }
+}
