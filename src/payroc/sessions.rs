@@ -111,7 +111,7 @@ impl PayrocClient {
 
 /// Longest session token handed to a page. Payroc's are 32 hex characters; this leaves room
 /// for a format change while refusing to pass on junk.
-pub const MAX_SESSION_TOKEN_CHARS: usize = 512;
+const MAX_SESSION_TOKEN_CHARS: usize = 512;
 /// Longest `expiresAt` passed on verbatim: an RFC 3339 date-time with nanoseconds and an
 /// offset is 35 characters (the parser takes any number of fraction digits).
 const MAX_EXPIRES_AT_CHARS: usize = 64;
