@@ -27,6 +27,7 @@ pub trait SessionCall: Send + Sync + 'static {
     fn create_session(
         &self,
         url: &Url,
+        terminal: &str,
         token: &BearerToken,
         key: &IdempotencyKey,
         body: &CreateSession<'_>,
@@ -38,12 +39,13 @@ impl SessionCall for PayrocClient {
     fn create_session(
         &self,
         url: &Url,
+        terminal: &str,
         token: &BearerToken,
         key: &IdempotencyKey,
         body: &CreateSession<'_>,
         timeout: Duration,
     ) -> impl Future<Output = Result<Session, PayrocError>> + Send {
-        PayrocClient::create_session(self, url, token, key, body, timeout)
+        PayrocClient::create_session(self, url, terminal, token, key, body, timeout)
     }
 }
 
@@ -68,6 +70,8 @@ pub enum MintError {
 #[derive(Debug)]
 pub struct MintRequest<'a> {
     pub url: &'a Url,
+    /// The processing terminal `url` is for; a session naming another one is refused.
+    pub terminal: &'a str,
     pub body: CreateSession<'a>,
     pub key: &'a IdempotencyKey,
     /// When the whole request must be answered by.
@@ -114,6 +118,7 @@ impl<C: SessionCall> Minter<C> {
                 .client
                 .create_session(
                     request.url,
+                    request.terminal,
                     &held.token,
                     request.key,
                     &request.body,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha384};
 
-use super::{FakePayroc, Handle, IdentityFault};
+use super::{FakePayroc, Handle, IdentityFault, SessionFault};
 
 /// The stand-in for Payroc's Hosted Fields library served in `demo` mode.
 pub const STANDIN_SCRIPT: &str = include_str!("../../static/hosted-fields-standin.js");
@@ -41,8 +41,12 @@ fn upgrade(handle: &ControlState) -> Option<FakePayroc> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct Faults {
-    /// `none`, `down` (503), `reject` (401), `missing-token`, `drop`.
+    /// `none`, `down` (503), `reject` (401), `missing-token`, `drop`, `endless-body`,
+    /// `huge-body`.
     identity_fault: Option<String>,
+    /// `none`, `endless-body`, `huge-body`, `wrong-terminal`, `long-token` (1 MiB),
+    /// `long-detail` (a 400 whose detail is 2.8 MB).
+    session_fault: Option<String>,
     /// Next n session POSTs answer `failStatus` (default 503).
     fail_next_sessions: Option<u32>,
     fail_status: Option<u16>,
@@ -89,15 +93,26 @@ pub(super) async fn inject(
             "reject" => IdentityFault::RejectKey,
             "missing-token" => IdentityFault::MissingToken,
             "drop" => IdentityFault::Drop,
-            other => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown identityFault {other:?}"),
-                )
-                    .into_response();
-            }
+            "endless-body" => IdentityFault::EndlessBody,
+            "huge-body" => IdentityFault::HugeBody,
+            other => return unknown("identityFault", other),
         };
         fake.set_identity_fault(fault);
+    }
+    if let Some(name) = faults.session_fault.as_deref() {
+        let fault = match name {
+            "none" => SessionFault::None,
+            "endless-body" => SessionFault::EndlessBody,
+            "huge-body" => SessionFault::HugeBody,
+            "wrong-terminal" => SessionFault::WrongTerminal,
+            "long-token" => SessionFault::LongToken(1 << 20),
+            "long-detail" => SessionFault::LongDetail {
+                status: 400,
+                chars: 2_800_000,
+            },
+            other => return unknown("sessionFault", other),
+        };
+        fake.set_session_fault(fault);
     }
     if let Some(n) = faults.fail_next_sessions {
         fake.fail_next_sessions(n, faults.fail_status.unwrap_or(503));
@@ -118,6 +133,14 @@ pub(super) async fn inject(
         fake.expire_sessions();
     }
     report(State(handle)).await
+}
+
+fn unknown(member: &str, value: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        format!("unknown {member} {value:?}"),
+    )
+        .into_response()
 }
 
 /// The stand-in library, cross-origin readable so `integrity` + `crossorigin` work.

@@ -15,11 +15,15 @@ use serde_json::{Value, json};
 
 use super::MAX_BODY_BYTES;
 use super::lost::abort_before_head;
+use super::oversized::{Oversize, oversized};
 use super::problem::{Problem, not_authorized, problem_for_status};
 use super::state::Shared;
 
 /// Payroc's access tokens are long opaque strings; 48 keeps clients from assuming a length.
 const ACCESS_TOKEN_LEN: usize = 48;
+
+/// How an oversized token answer starts; whitespace padding follows.
+const TOKEN_PREFIX: &str = r#"{"token_type": "Bearer", "expires_in": 3600, "access_token": "#;
 
 /// How the identity endpoint misbehaves; it keeps doing so until set back to `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,6 +45,10 @@ pub enum IdentityFault {
     ZeroExpiry,
     /// Accept the TCP connection, read the request, then close it without answering.
     Drop,
+    /// 200 whose JSON body never ends (chunked, no length).
+    EndlessBody,
+    /// 200 declaring a 300 MB `Content-Length` (and sending all of it, if read).
+    HugeBody,
 }
 
 pub(super) async fn authorize(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -78,6 +86,12 @@ impl Shared {
             }
             IdentityFault::ZeroExpiry => return token_response(Some(&random_access_token()), 0),
             IdentityFault::Drop => return (StatusCode::OK, abort_before_head()).into_response(),
+            IdentityFault::EndlessBody => {
+                return oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Endless);
+            }
+            IdentityFault::HugeBody => {
+                return oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Huge);
+            }
         }
         let key_matches = headers
             .get("x-api-key")

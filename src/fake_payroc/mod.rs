@@ -9,13 +9,16 @@
 //!
 //! Layout: this file holds the public handle and its knobs; `state` what the handlers share;
 //! `identity` and `sessions` the two endpoints; `checks` the session request validation;
-//! `problem` the problem+json bodies; `lost` the bodies that kill a connection.
+//! `problem` the problem+json bodies; `lost` the bodies that kill a connection; `oversized` the
+//! bodies too big to read; `session_fault` the session endpoint's persistent faults.
 
 mod checks;
 mod control;
 mod identity;
 mod lost;
+mod oversized;
 mod problem;
+mod session_fault;
 mod sessions;
 mod state;
 #[cfg(test)]
@@ -39,6 +42,7 @@ use url::Url;
 
 pub use control::{STANDIN_SCRIPT, standin_integrity};
 pub use identity::IdentityFault;
+pub use session_fault::SessionFault;
 
 use problem::{method_not_allowed, not_found};
 use sessions::SESSIONS_ROUTE;
@@ -189,6 +193,11 @@ impl FakePayroc {
     /// Makes the identity endpoint misbehave until set back to [`IdentityFault::None`].
     pub fn set_identity_fault(&self, fault: IdentityFault) {
         self.state().identity_fault = fault;
+    }
+
+    /// Makes the session endpoint misbehave until set back to [`SessionFault::None`].
+    pub fn set_session_fault(&self, fault: SessionFault) {
+        self.state().session_fault = fault;
     }
 
     /// Rotates the accepted API key; the old one gets 401 from now on.

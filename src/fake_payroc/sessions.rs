@@ -6,11 +6,11 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -23,7 +23,9 @@ use super::checks::{
     bearer_token, check_accept, check_content_type, check_idempotency_key, validate_body,
 };
 use super::lost::abort_after_head;
+use super::oversized::oversized;
 use super::problem::{Problem, key_in_use, not_authorized, problem_for_status};
+use super::session_fault::{CreatedBody, SESSION_PREFIX};
 use super::state::{FakeState, Shared, StoredSession};
 use super::{MAX_BODY_BYTES, RecordedSessionRequest};
 
@@ -133,7 +135,8 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 enum SessionReply {
     /// A 201, new or replayed; `dropped` kills the connection after the headers.
     Session {
-        session: StoredSession,
+        location: String,
+        body: CreatedBody,
         dropped: bool,
     },
     Problem(Problem),
@@ -150,20 +153,25 @@ impl SessionReply {
 
 impl IntoResponse for SessionReply {
     fn into_response(self) -> Response {
-        let (session, dropped) = match self {
+        let (location, body, dropped) = match self {
             Self::Problem(problem) => return problem.into_response(),
-            Self::Session { session, dropped } => (session, dropped),
+            Self::Session {
+                location,
+                body,
+                dropped,
+            } => (location, body, dropped),
         };
-        let body = if dropped {
-            abort_after_head()
-        } else {
-            Body::from(session.to_json().to_string())
+        let mut response = match body {
+            _ if dropped => (StatusCode::CREATED, abort_after_head()).into_response(),
+            CreatedBody::Json(answer) => (StatusCode::CREATED, answer.to_string()).into_response(),
+            CreatedBody::Oversized(size) => oversized(StatusCode::CREATED, SESSION_PREFIX, size),
         };
-        let headers = [
-            (CONTENT_TYPE, "application/json".to_owned()),
-            (LOCATION, session.location),
-        ];
-        (StatusCode::CREATED, headers, body).into_response()
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            headers.insert(LOCATION, location);
+        }
+        response
     }
 }
 
@@ -181,7 +189,14 @@ impl Shared {
                 }
                 let dropped = state.drops_left > 0;
                 state.drops_left = state.drops_left.saturating_sub(1);
-                SessionReply::Session { session, dropped }
+                let body = state
+                    .session_fault
+                    .created_body(session.to_json(), &state.config.terminals);
+                SessionReply::Session {
+                    location: session.location,
+                    body,
+                    dropped,
+                }
             }
         };
         state.requests.push(incoming.record(reply.status()));
@@ -205,6 +220,9 @@ impl FakeState {
     }
 
     fn take_injected_failure(&mut self) -> Option<Problem> {
+        if let Some(problem) = self.session_fault.problem() {
+            return Some(problem);
+        }
         if self.failures_left == 0 {
             return None;
         }

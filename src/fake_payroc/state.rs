@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{FakePayrocConfig, IdentityFault, RecordedSessionRequest};
+use super::{FakePayrocConfig, IdentityFault, RecordedSessionRequest, SessionFault};
 
 /// What the handlers share: one lock for the state, atomics for the counters.
 pub(super) struct Shared {
@@ -31,6 +31,7 @@ pub(super) struct Counters {
 pub(super) struct FakeState {
     pub(super) config: FakePayrocConfig,
     pub(super) identity_fault: IdentityFault,
+    pub(super) session_fault: SessionFault,
     pub(super) identity_latency: Duration,
     pub(super) session_latency: Duration,
     pub(super) failures_left: u32,
@@ -59,6 +60,7 @@ impl Shared {
         let state = FakeState {
             config,
             identity_fault: IdentityFault::None,
+            session_fault: SessionFault::None,
             identity_latency: Duration::ZERO,
             session_latency: Duration::ZERO,
             failures_left: 0,

@@ -737,3 +737,5 @@ fn debug_output_hides_the_api_key() {
 
     assert!(!format!("{config:?}").contains("super-secret-key"));
 }
+
+mod oversized;

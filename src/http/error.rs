@@ -289,7 +289,7 @@ impl From<MintError> for ApiError {
             MintError::Upstream(PayrocError::Rejected { status, problem }) => Self::UpstreamRejected {
                 status,
                 errors: problem.field_errors(),
-                detail: problem.detail,
+                detail: problem.detail_passed_on(),
             },
             MintError::Upstream(PayrocError::Transient { timed_out: true, reason, .. }) => {
                 Self::DeadlineExceeded(format!("last attempt: {reason}"))

@@ -69,6 +69,7 @@ impl SessionCall for ScriptedCall {
     async fn create_session(
         &self,
         _url: &Url,
+        _terminal: &str,
         token: &BearerToken,
         key: &IdempotencyKey,
         _body: &CreateSession<'_>,
@@ -163,6 +164,7 @@ impl Harness {
     ) -> Result<(Session, u32), MintError> {
         let request = MintRequest {
             url: &self.url,
+            terminal: "1234001",
             body: CreateSession { ..self.body },
             key,
             deadline: Instant::now() + within,

@@ -2,6 +2,7 @@
 //! timeout, redirects never followed), one method per Payroc call, wire types beside them,
 //! and a [`PayrocError`] that tells callers what they can branch on.
 
+mod body;
 mod identity;
 mod problem;
 mod sessions;
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tokio::{sync::Semaphore, time::Instant};
 
+pub use body::MAX_ANSWER_BYTES;
 pub use identity::{AccessToken, BearerToken};
 pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
 pub use sessions::{CreateSession, Scenario, Session, session_url};
@@ -167,8 +169,8 @@ impl PayrocClient {
     }
 
     /// Sends one request (waiting at most `timeout` for a free connection, then at most
-    /// `timeout` for the answer), records its latency, and returns the body of an `expected`
-    /// answer or the classified error.
+    /// `timeout` for the whole answer), records its latency, and returns the body of an
+    /// `expected` answer (at most [`MAX_ANSWER_BYTES`]) or the classified error.
     async fn exchange(
         &self,
         endpoint: Endpoint,
@@ -186,22 +188,35 @@ impl PayrocClient {
             .expect("the semaphore is never closed");
         let started = Instant::now();
         let answer = async {
-            let response = request.timeout(timeout).send().await?;
+            let mut response = request.timeout(timeout).send().await?;
             let status = response.status();
             // Only an error answer needs its headers (Retry-After).
             let wait = (status != expected)
                 .then(|| retry_after(response.headers()))
                 .flatten();
-            Ok::<_, reqwest::Error>((status, wait, response.bytes().await?))
+            let body = body::read_capped(&mut response, MAX_ANSWER_BYTES).await?;
+            // An over-cap answer is dropped here, unread: its connection closes.
+            Ok::<_, reqwest::Error>((status, wait, body))
         }
         .await;
         let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
         self.metrics.upstream(endpoint, status, started.elapsed());
         let (status, wait, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
-        if status == expected {
-            Ok(body)
-        } else {
-            Err(PayrocError::from_status(status, wait, &body))
+        match body {
+            Some(body) if status == expected => Ok(body),
+            // Nonsense, like any other unusable success: retried within the budget, never
+            // cached.
+            None if status == expected => Err(PayrocError::InvalidResponse(format!(
+                "answer larger than {MAX_ANSWER_BYTES} bytes"
+            ))),
+            // An error status keeps its meaning (401 → new token, 403 → key rejected, 5xx →
+            // retry): the status decides what happens next, the body only adds detail, so an
+            // over-cap problem is dropped and the status classified as with an empty body.
+            body => Err(PayrocError::from_status(
+                status,
+                wait,
+                body.as_deref().unwrap_or_default(),
+            )),
         }
     }
 }

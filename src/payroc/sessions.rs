@@ -84,6 +84,7 @@ impl PayrocClient {
     pub async fn create_session(
         &self,
         url: &Url,
+        terminal: &str,
         token: &BearerToken,
         key: &IdempotencyKey,
         body: &CreateSession<'_>,
@@ -104,24 +105,41 @@ impl PayrocClient {
                 timeout,
             )
             .await?;
-        parse_session(&body)
+        parse_session(&body, terminal)
     }
 }
 
-fn parse_session(body: &[u8]) -> Result<Session, PayrocError> {
-    let parsed: SessionResponse = serde_json::from_slice(body).map_err(|_| {
-        PayrocError::InvalidResponse("session answer is not the expected JSON".into())
-    })?;
-    if parsed.token.expose().is_empty() {
-        return Err(PayrocError::InvalidResponse(
-            "session answer has an empty token".into(),
-        ));
+/// Longest session token handed to a page. Payroc's are 32 hex characters; this leaves room
+/// for a format change while refusing to pass on junk.
+const MAX_SESSION_TOKEN_CHARS: usize = 512;
+/// Longest `expiresAt` passed on verbatim: an RFC 3339 date-time with nanoseconds and an
+/// offset is 35 characters (the parser takes any number of fraction digits).
+const MAX_EXPIRES_AT_CHARS: usize = 64;
+
+/// A token a page can use: 1 to [`MAX_SESSION_TOKEN_CHARS`] visible ASCII characters.
+fn plausible_token(token: &str) -> bool {
+    (1..=MAX_SESSION_TOKEN_CHARS).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Checks the 201 against what was asked: any nonsense is an invalid response (treated as
+/// every other one: retried within the budget, then a 502), never a session for a page.
+fn parse_session(body: &[u8], terminal: &str) -> Result<Session, PayrocError> {
+    let invalid = |why: &str| PayrocError::InvalidResponse(format!("session answer {why}"));
+    let parsed: SessionResponse =
+        serde_json::from_slice(body).map_err(|_| invalid("is not the expected JSON"))?;
+    if parsed.processing_terminal_id != terminal {
+        return Err(invalid("names another processing terminal"));
     }
-    let expires_at = OffsetDateTime::parse(
-        &parsed.expires_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| PayrocError::InvalidResponse("session expiresAt is not a date-time".into()))?;
+    if !plausible_token(parsed.token.expose()) {
+        return Err(invalid("has no plausible token"));
+    }
+    let expires_at = Some(&parsed.expires_at)
+        .filter(|text| text.len() <= MAX_EXPIRES_AT_CHARS)
+        .and_then(|text| {
+            OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .ok_or_else(|| invalid("has an expiresAt that is not a date-time"))?;
     Ok(Session {
         processing_terminal_id: parsed.processing_terminal_id,
         token: parsed.token,
@@ -174,29 +192,97 @@ mod tests {
         );
     }
 
+    const EXAMPLE: &str = r#"{"processingTerminalId":"1234001","token":"abcdef1234567890abcdef1234567890","expiresAt":"2025-07-02T15:30:00.000+02:00"}"#;
+
+    /// Payroc's example answer with one member replaced.
+    fn example_with(member: &str, value: &str) -> Vec<u8> {
+        let mut answer: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        answer[member] = value.into();
+        answer.to_string().into_bytes()
+    }
+
     #[test]
     fn parses_payrocs_example_answer_and_keeps_expires_at_verbatim() {
-        let session = parse_session(
-            br#"{"processingTerminalId":"1234001","token":"abcdef1234567890abcdef1234567890","expiresAt":"2025-07-02T15:30:00.000+02:00"}"#,
-        )
-        .unwrap();
+        let session = parse_session(EXAMPLE.as_bytes(), "1234001").unwrap();
+        assert_eq!(session.processing_terminal_id, "1234001");
         assert_eq!(session.expires_at_text, "2025-07-02T15:30:00.000+02:00");
         assert_eq!(session.expires_at.unix_timestamp(), 1_751_463_000);
         assert!(!format!("{session:?}").contains("abcdef1234567890"));
+        let nanos = example_with("expiresAt", "2025-07-02T13:30:00.123456789Z");
+        assert!(parse_session(&nanos, "1234001").is_ok());
     }
 
     #[test]
     fn nonsense_answers_are_invalid_responses() {
         for bad in [
             &br#"{"token":"t","expiresAt":"2025-07-02T15:30:00Z"}"#[..],
-            br#"{"processingTerminalId":"1","token":"","expiresAt":"2025-07-02T15:30:00Z"}"#,
-            br#"{"processingTerminalId":"1","token":"t","expiresAt":"tomorrow"}"#,
+            br#"{"processingTerminalId":"1234001","token":"","expiresAt":"2025-07-02T15:30:00Z"}"#,
+            br#"{"processingTerminalId":"1234001","token":"t","expiresAt":"tomorrow"}"#,
             b"",
         ] {
             assert!(matches!(
-                parse_session(bad),
+                parse_session(bad, "1234001"),
                 Err(PayrocError::InvalidResponse(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_session_for_another_terminal_is_refused() {
+        for other in ["1234002", "", "12340011", " 1234001"] {
+            let answer = example_with("processingTerminalId", other);
+            assert!(
+                matches!(
+                    parse_session(&answer, "1234001"),
+                    Err(PayrocError::InvalidResponse(_))
+                ),
+                "{other:?}"
+            );
+        }
+        assert!(parse_session(EXAMPLE.as_bytes(), "1234002").is_err());
+    }
+
+    #[test]
+    fn only_plausible_tokens_are_accepted() {
+        let longest = "a".repeat(MAX_SESSION_TOKEN_CHARS);
+        for good in ["t", "abc-DEF_123.~+/=", longest.as_str()] {
+            assert!(
+                parse_session(&example_with("token", good), "1234001").is_ok(),
+                "{good:?}"
+            );
+        }
+        let too_long = "a".repeat(MAX_SESSION_TOKEN_CHARS + 1);
+        let megabyte = "a".repeat(1 << 20);
+        for bad in [
+            "",
+            too_long.as_str(),
+            megabyte.as_str(),
+            "with space",
+            "tab\there",
+            "line\nbreak",
+            "nul\0",
+            "del\u{7f}",
+            "caf\u{e9}",
+            "<script>\u{2028}",
+        ] {
+            assert!(
+                matches!(
+                    parse_session(&example_with("token", bad), "1234001"),
+                    Err(PayrocError::InvalidResponse(_))
+                ),
+                "{:?}",
+                bad.chars().take(40).collect::<String>()
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_expires_at_is_refused() {
+        let long = format!("2025-07-02T13:30:00.{}Z", "1".repeat(60_000));
+        let answer = example_with("expiresAt", &long);
+        assert!(matches!(
+            parse_session(&answer, "1234001"),
+            Err(PayrocError::InvalidResponse(_))
+        ));
     }
 }

@@ -87,7 +87,7 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
         (status = 415, description = "Body with a content type other than JSON", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the per-IP rate limit (see Retry-After)", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64))),
-        (status = 502, description = "Payroc rejected the request (its detail and errors passed on), still 401 after a fresh token, or failed after the retry budget", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Payroc rejected the request (its detail and errors passed on), still 401 after a fresh token, or failed or answered nonsense (oversized, another terminal, implausible token) after the retry budget", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No usable Payroc Bearer token, or too many requests in flight (see Retry-After)", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64))),
         (status = 504, description = "The last upstream attempt or the request's deadline ran out", body = Problem, content_type = "application/problem+json"),
@@ -163,6 +163,7 @@ async fn mint(
     }
     let mint = MintRequest {
         url: &terminal.url,
+        terminal: &terminal.id,
         body: CreateSession {
             lib_version: &state.library.lib_version,
             scenario: request.scenario,

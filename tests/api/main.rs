@@ -13,4 +13,5 @@ mod resilience;
 mod session;
 mod shutdown;
 mod token;
+mod upstream_answers;
 mod validation;
