@@ -72,7 +72,6 @@ pub enum FailureKind {
 #[derive(Clone, Debug)]
 pub struct Failure {
     pub kind: FailureKind,
-    pub message: String,
     pub retry_at: Instant,
 }
 

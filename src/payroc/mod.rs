@@ -44,8 +44,8 @@ pub enum PayrocError {
     #[error("invalid upstream response: {0}")]
     InvalidResponse(String),
     /// No usable API key could be read (file missing, unreadable, empty or invalid):
-    /// identity was not called. The message never names the file (it reaches `/readyz`);
-    /// `file` is for the log line.
+    /// identity was not called. The message never names the file; `file` is for the log
+    /// line.
     #[error("API key unavailable: {error}")]
     ApiKey {
         error: ApiKeyError,

@@ -109,8 +109,8 @@ impl<S: TokenSource> Refresher<S> {
                         retry::jittered(self.settings.rejected_retry, retry::sample())
                     }
                     FailureKind::KeyUnavailable => {
-                        // The path goes in the log line only; the failure's message (shown
-                        // by /readyz) never names it.
+                        // The path goes in its own field of this log line; the error's
+                        // text never names it.
                         let file = match &error {
                             PayrocError::ApiKey {
                                 file: Some(path), ..
@@ -143,11 +143,7 @@ impl<S: TokenSource> Refresher<S> {
                         state.current = None;
                     }
                     state.waitable = false;
-                    state.last_failure = Some(Failure {
-                        kind,
-                        message: error.to_string(),
-                        retry_at,
-                    });
+                    state.last_failure = Some(Failure { kind, retry_at });
                 });
                 retry_at
             }
