@@ -6,6 +6,8 @@
 //! - [`routes`]: HTTP endpoints, one file per family; [`openapi`]: their document;
 //! - [`http`]: the edge: state, admission (callers, rate limit, shedding), the per-request
 //!   layer, and the one place errors become problem+json;
+//! - [`accounts`]: the accounts and services served now (one token cache each), swapped
+//!   whole when [`tenants`] (their validated description) is reloaded;
 //! - [`mint`]: one session request against Payroc, retries and 401 replay included;
 //! - [`token`]: the Bearer token cache, its refresh task and pure refresh policy;
 //! - [`retry`]: the backoff maths both of them use;
@@ -15,6 +17,7 @@
 //! - [`fake_payroc`]: an in-process fake of Payroc for tests and `demo`; [`demo`]: that mode;
 //! - [`healthcheck`]: the container probe.
 
+pub(crate) mod accounts;
 pub mod config;
 pub mod demo;
 pub mod fake_payroc;
@@ -29,4 +32,5 @@ pub(crate) mod retry;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod tenants;
 pub(crate) mod token;

@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use axum::Router;
 use clap::{Parser, Subcommand};
-use hosted_fields_broker::{config, demo, startup, telemetry};
+use hosted_fields_broker::{config, demo, startup, telemetry, tenants};
 
 /// The request path allocates many small, short-lived buffers (headers, JSON, futures); the
 /// system allocator (glibc's, and musl's in the static image far more) spends a tenth of the
@@ -60,8 +60,14 @@ async fn main() -> ExitCode {
         Err(error) => return fail(&error),
     };
     if let Command::CheckConfig = command {
-        print!("{}", settings.redacted());
-        return ExitCode::SUCCESS;
+        return match tenants::load(&settings) {
+            Ok(spec) => {
+                print!("{}", settings.redacted());
+                println!("{}", tenants::summary(&spec));
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        };
     }
     telemetry::init(settings.log.format);
     let extra = if demo_mode {
@@ -71,7 +77,8 @@ async fn main() -> ExitCode {
     };
     let app = match startup::Application::build(&settings, extra).await {
         Ok(app) => app,
-        Err(error) => {
+        Err(startup::StartError::Tenants(error)) => return fail(&error),
+        Err(startup::StartError::Listen(error)) => {
             return fail(&format!(
                 "cannot listen on {}: {error}",
                 settings.server.listen

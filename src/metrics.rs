@@ -2,12 +2,23 @@
 //! so tests can run many apps in one process and scrape exactly their own numbers. Label
 //! values come from small fixed sets (outcomes, status codes, endpoints): no IDs, no keys.
 
-use std::{sync::Arc, time::Duration};
+mod accounts;
+
+pub use accounts::{RefreshOutcome, TokenGauges};
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use metrics_util::MetricKindMask;
 
 static METADATA: Metadata<'static> = Metadata::new("hosted_fields_broker", Level::INFO, None);
 
@@ -17,9 +28,15 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0,
 ];
 
+/// A gauge not set for this long is dropped from the exposition (see [`Metrics::new`]).
+const GAUGE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 const TOKEN_REFRESHES: &str = "broker_token_refreshes_total";
 const TOKEN_EXPIRES_IN: &str = "broker_token_expires_in_seconds";
 const TOKEN_USABLE: &str = "broker_token_usable";
+const TOKEN_KEY_REJECTED: &str = "broker_token_key_rejected";
+const ACCOUNTS: &str = "broker_accounts";
+const TENANTS_RELOADS: &str = "broker_tenants_reloads_total";
 const SESSIONS: &str = "broker_sessions_total";
 const UPSTREAM_DURATION: &str = "broker_upstream_request_duration_seconds";
 const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
@@ -30,16 +47,6 @@ const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";
 const ACCEPT_ERRORS: &str = "broker_accept_errors_total";
-
-/// How one token fetch ended.
-#[derive(Clone, Copy, Debug)]
-pub enum RefreshOutcome {
-    Success,
-    Transient,
-    Rejected,
-    /// The API key could not be read; identity was not called.
-    KeyUnavailable,
-}
 
 /// Which Payroc endpoint a call went to.
 #[derive(Clone, Copy, Debug)]
@@ -55,9 +62,9 @@ pub struct Metrics(Arc<Inner>);
 struct Inner {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    token_expires_in: Gauge,
-    token_usable: Gauge,
-    in_flight: Gauge,
+    /// Session requests being handled; set into its gauge at each scrape (every gauge is
+    /// set then, so the exporter can drop the series of removed accounts).
+    in_flight: Arc<AtomicI64>,
     retries: Counter,
     replays: Counter,
     rate_limited: Counter,
@@ -66,7 +73,6 @@ struct Inner {
     connections_evicted: Counter,
     accept_errors: Counter,
     /// The hot path's series, registered once instead of looked up per request.
-    created: Counter,
     create_session_2xx: Histogram,
 }
 
@@ -87,16 +93,15 @@ impl Metrics {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(UPSTREAM_DURATION.into()), &LATENCY_BUCKETS)
             .expect("bucket list is not empty")
+            // Every gauge is set just before each render, so one not set for a while belongs
+            // to an account that was removed: its series disappears.
+            .idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE_TIMEOUT))
             .build_recorder();
         describe(&recorder);
-        let gauge =
-            |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
         let counter =
             |name: &'static str| recorder.register_counter(&Key::from_static_name(name), &METADATA);
         let inner = Inner {
-            token_expires_in: gauge(TOKEN_EXPIRES_IN),
-            token_usable: gauge(TOKEN_USABLE),
-            in_flight: gauge(IN_FLIGHT),
+            in_flight: Arc::new(AtomicI64::new(0)),
             retries: counter(UPSTREAM_RETRIES),
             replays: counter(UNAUTHORIZED_REPLAYS),
             rate_limited: counter(RATE_LIMITED),
@@ -104,7 +109,6 @@ impl Metrics {
             shed: counter(SHED),
             connections_evicted: counter(CONNECTIONS_EVICTED),
             accept_errors: counter(ACCEPT_ERRORS),
-            created: recorder.register_counter(&session_key(201), &METADATA),
             create_session_2xx: recorder
                 .register_histogram(&upstream_key("create_session", "2xx"), &METADATA),
             handle: recorder.handle(),
@@ -113,8 +117,11 @@ impl Metrics {
         Self(Arc::new(inner))
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition (set the account gauges first: [`Metrics::set_account_token`]).
     pub fn render(&self) -> String {
+        let in_flight = self.0.in_flight.load(Ordering::Relaxed);
+        self.gauge(Key::from_static_name(IN_FLIGHT))
+            .set(in_flight as f64);
         self.upkeep();
         self.0.handle.render()
     }
@@ -123,43 +130,6 @@ impl Metrics {
     /// then each sample is held on its own, so this must run every few seconds.
     pub fn upkeep(&self) {
         self.0.handle.run_upkeep();
-    }
-
-    pub fn token_refresh(&self, outcome: RefreshOutcome) {
-        let outcome = match outcome {
-            RefreshOutcome::Success => "success",
-            RefreshOutcome::Transient => "transient_failure",
-            RefreshOutcome::Rejected => "rejected",
-            RefreshOutcome::KeyUnavailable => "key_unavailable",
-        };
-        let key = Key::from_parts(
-            TOKEN_REFRESHES,
-            vec![Label::from_static_parts("outcome", outcome)],
-        );
-        self.0
-            .recorder
-            .register_counter(&key, &METADATA)
-            .increment(1);
-    }
-
-    /// Set just before each scrape, so the value is exact when read.
-    pub fn set_token_state(&self, expires_in: Option<Duration>, usable: bool) {
-        self.0
-            .token_expires_in
-            .set(expires_in.map_or(0.0, |d| d.as_secs_f64()));
-        self.0.token_usable.set(if usable { 1.0 } else { 0.0 });
-    }
-
-    /// One answered session request, by outcome and status.
-    pub fn session(&self, status: u16) {
-        if status == 201 {
-            self.0.created.increment(1);
-        } else {
-            self.0
-                .recorder
-                .register_counter(&session_key(status), &METADATA)
-                .increment(1);
-        }
     }
 
     /// One upstream call: `status` is the HTTP status, or `None` when no answer came.
@@ -218,24 +188,17 @@ impl Metrics {
 
     /// Counts a session request as in flight until the guard drops.
     pub fn in_flight(&self) -> InFlight {
-        self.0.in_flight.increment(1.0);
-        InFlight(self.0.in_flight.clone())
+        self.0.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(&self.0.in_flight))
     }
-}
 
-fn session_key(status: u16) -> Key {
-    let outcome = match status {
-        200..=299 => "created",
-        400..=499 => "refused",
-        _ => "failed",
-    };
-    Key::from_parts(
-        SESSIONS,
-        vec![
-            Label::from_static_parts("outcome", outcome),
-            Label::new("status", status.to_string()),
-        ],
-    )
+    fn gauge(&self, key: Key) -> Gauge {
+        self.0.recorder.register_gauge(&key, &METADATA)
+    }
+
+    fn counter(&self, key: Key) -> Counter {
+        self.0.recorder.register_counter(&key, &METADATA)
+    }
 }
 
 fn upstream_key(endpoint: &'static str, class: &'static str) -> Key {
@@ -248,12 +211,12 @@ fn upstream_key(endpoint: &'static str, class: &'static str) -> Key {
     )
 }
 
-/// Decrements the in-flight gauge when dropped (also on cancellation).
-pub struct InFlight(Gauge);
+/// Decrements the in-flight count when dropped (also on cancellation).
+pub struct InFlight(Arc<AtomicI64>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -261,11 +224,15 @@ fn describe(recorder: &PrometheusRecorder) {
     let counters = [
         (
             TOKEN_REFRESHES,
-            "Bearer token fetches by outcome (success, transient_failure, rejected, key_unavailable).",
+            "Bearer token fetches by account and outcome (success, transient_failure, rejected, key_unavailable).",
         ),
         (
             SESSIONS,
-            "Answered session requests by outcome (created, refused, failed) and status.",
+            "Answered session requests by account, outcome (created, refused, failed) and status (account \"\": refused before an account was chosen).",
+        ),
+        (
+            TENANTS_RELOADS,
+            "Tenants file reloads by outcome (applied, rejected: the broker kept what it had).",
         ),
         (
             UPSTREAM_RETRIES,
@@ -302,12 +269,22 @@ fn describe(recorder: &PrometheusRecorder) {
     recorder.describe_gauge(
         TOKEN_EXPIRES_IN.into(),
         Some(Unit::Seconds),
-        "Seconds until the held Bearer token expires (0: none).".into(),
+        "Seconds until the account's Bearer token expires (0: none).".into(),
     );
     recorder.describe_gauge(
         TOKEN_USABLE.into(),
         None,
-        "1 while a usable Bearer token is held.".into(),
+        "1 while the account holds a usable Bearer token.".into(),
+    );
+    recorder.describe_gauge(
+        TOKEN_KEY_REJECTED.into(),
+        None,
+        "1 while identity rejects the account's API key and it holds no usable token.".into(),
+    );
+    recorder.describe_gauge(
+        ACCOUNTS.into(),
+        None,
+        "Accounts configured (default plus the tenants file).".into(),
     );
     recorder.describe_gauge(
         IN_FLIGHT.into(),

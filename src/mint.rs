@@ -69,6 +69,8 @@ pub enum MintError {
 /// What to mint.
 #[derive(Debug)]
 pub struct MintRequest<'a> {
+    /// The token cache of the account that owns `terminal`.
+    pub tokens: &'a TokenCache,
     pub url: &'a Url,
     /// The processing terminal `url` is for; a session naming another one is refused.
     pub terminal: &'a str,
@@ -82,7 +84,6 @@ pub struct MintRequest<'a> {
 #[derive(Clone, Debug)]
 pub struct Minter<C = PayrocClient> {
     client: C,
-    tokens: TokenCache,
     metrics: Metrics,
     request_timeout: Duration,
     max_attempts: u32,
@@ -91,10 +92,9 @@ pub struct Minter<C = PayrocClient> {
 }
 
 impl<C: SessionCall> Minter<C> {
-    pub fn new(client: C, tokens: TokenCache, metrics: Metrics, settings: &PayrocSettings) -> Self {
+    pub fn new(client: C, metrics: Metrics, settings: &PayrocSettings) -> Self {
         Self {
             client,
-            tokens,
             metrics,
             request_timeout: settings.request_timeout,
             max_attempts: settings.max_attempts,
@@ -108,7 +108,7 @@ impl<C: SessionCall> Minter<C> {
         let mut attempts = 0;
         let mut replayed_after_401 = false;
         loop {
-            let held = self.tokens.get(request.deadline).await?;
+            let held = request.tokens.get(request.deadline).await?;
             let remaining = request.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(MintError::DeadlineExceeded);
@@ -139,7 +139,7 @@ impl<C: SessionCall> Minter<C> {
                     replayed_after_401 = true;
                     attempts -= 1;
                     self.metrics.unauthorized_replay();
-                    self.tokens.invalidate(&held);
+                    request.tokens.invalidate(&held);
                 }
                 PayrocError::Unauthorized => return Err(MintError::StillUnauthorized),
                 PayrocError::Rejected { ref problem, .. }

@@ -4,7 +4,7 @@
 //! unready, keeps serving for the pre-drain delay, drains within the grace period and stops
 //! the background tasks.
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -23,6 +23,10 @@ use tower_http::{
 };
 
 use crate::{
+    accounts::{
+        Directory, TokenFactory,
+        watch::{self, Reload},
+    },
     config::Settings,
     http::{
         error::{ApiError, panic_response},
@@ -35,9 +39,18 @@ use crate::{
     mint::Minter,
     openapi,
     payroc::PayrocClient,
-    routes::{assets, health, metrics, session},
-    token::TokenCache,
+    routes::{assets, health, metrics, session, status},
+    tenants::{self, TenantsError},
 };
+
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tenants(#[from] TenantsError),
+    #[error(transparent)]
+    Listen(#[from] std::io::Error),
+}
 
 /// How often [`upkeep`] runs. Often, so each run is short: folding many seconds of latency
 /// samples at once stalls a worker long enough to show in the p99.
@@ -54,7 +67,8 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
-        .route("/hosted-fields/broker.js", get(assets::broker_js));
+        .route("/hosted-fields/broker.js", get(assets::broker_js))
+        .route("/status", get(status::public));
     if metrics_public {
         routes = routes.route("/metrics", get(metrics::metrics));
     }
@@ -65,6 +79,7 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
 pub fn admin_router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics::metrics))
+        .route("/status", get(status::admin))
         .route("/healthz", get(health::healthz));
     with_fallback(routes, state)
 }
@@ -116,15 +131,19 @@ fn with_layers(
         .service(routes)
 }
 
-/// Exact origins only; none when no origin is allowed. Then no cross-origin call can
-/// succeed anyway, and answers need neither CORS headers nor `Vary: origin`, so the layer
-/// (which builds a header map per answer) is left out.
+/// Exact origins only: `BROKER__CORS__ALLOWED_ORIGINS` and every account's `origins`, as the
+/// directory has them now. None when no origin is allowed and no tenants file could add one:
+/// then no cross-origin call can succeed anyway, and answers need neither CORS headers nor
+/// `Vary: origin`, so the layer (which builds a header map per answer) is left out.
 fn cors(state: &AppState) -> Option<CorsLayer> {
-    if state.cors_origins.is_empty() {
+    if !state.tenants_file && !state.directory.snapshot().has_cors_origins() {
         return None;
     }
+    let directory = Arc::clone(&state.directory);
     let layer = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(state.cors_origins.iter().cloned()))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            directory.snapshot().allows_origin(origin)
+        }))
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE, idempotency::HEADER])
         .expose_headers([header::DATE, header::RETRY_AFTER, REQUEST_ID])
@@ -145,8 +164,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener(s) and starts the token refresher (which fetches at once).
-    pub async fn build(settings: &Settings, extra: Router<AppState>) -> std::io::Result<Self> {
+    /// Loads the accounts (a bad tenants file fails before anything binds), binds the
+    /// listener(s), and starts every account's token refresher (which fetch at once) and the
+    /// tenants file's watcher.
+    pub async fn build(settings: &Settings, extra: Router<AppState>) -> Result<Self, StartError> {
+        let tenants = tenants::load(settings)?;
         let listener = TcpListener::bind(settings.server.listen).await?;
         let admin_listener = match settings.server.metrics_listen {
             Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -156,18 +178,37 @@ impl Application {
         let client =
             PayrocClient::new(&settings.payroc, metrics.clone()).map_err(std::io::Error::other)?;
         let stop_background = CancellationToken::new();
-        let (tokens, refresher) = TokenCache::spawn(
+        let factory = TokenFactory::new(
             client.clone(),
             settings.token,
             metrics.clone(),
             stop_background.clone(),
         );
-        let minter = Minter::new(client, tokens.clone(), metrics.clone(), &settings.payroc);
-        let state = AppState::new(settings, minter, tokens, metrics);
+        let directory = Arc::new(Directory::new(
+            &tenants,
+            factory,
+            metrics.clone(),
+            settings.payroc.api_url.clone(),
+            settings.cors.allowed_origins.clone(),
+            settings.tenants.file.clone(),
+        ));
+        let reload = Reload::default();
+        let minter = Minter::new(client, metrics.clone(), &settings.payroc);
+        let state = AppState::new(
+            settings,
+            minter,
+            Arc::clone(&directory),
+            reload.clone(),
+            metrics,
+        );
         let mut background = JoinSet::new();
-        background.spawn(async move {
-            let _ = refresher.await;
-        });
+        background.spawn(watch::run(
+            directory,
+            settings.clone(),
+            tenants,
+            reload,
+            stop_background.clone(),
+        ));
         background.spawn(upkeep(state.clone(), stop_background.clone()));
         Ok(Self {
             listener,

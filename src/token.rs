@@ -13,23 +13,18 @@ use tokio::{
     time::{Instant, timeout_at},
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use self::refresher::Refresher;
 use crate::{
     config::TokenSettings,
     metrics::Metrics,
-    payroc::{AccessToken, BearerToken, PayrocClient, PayrocError},
+    payroc::{AccessToken, BearerToken, PayrocError},
 };
 
 /// Something that can fetch a fresh Bearer token (identity in production, a script in tests).
 pub trait TokenSource: Send + Sync + 'static {
     fn fetch(&self) -> impl Future<Output = Result<AccessToken, PayrocError>> + Send;
-}
-
-impl TokenSource for PayrocClient {
-    fn fetch(&self) -> impl Future<Output = Result<AccessToken, PayrocError>> + Send {
-        self.authorize()
-    }
 }
 
 /// A token as handed to request handlers.
@@ -108,11 +103,13 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    /// Starts the refresh task; it fetches at once and runs until `shutdown` is cancelled.
+    /// Starts the refresh task for `account` (its name labels metrics and log lines); it
+    /// fetches at once and runs until `shutdown` is cancelled.
     pub fn spawn<S: TokenSource>(
         source: S,
         settings: TokenSettings,
         metrics: Metrics,
+        account: Arc<str>,
         shutdown: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (state, _) = watch::channel(TokenState {
@@ -125,8 +122,9 @@ impl TokenCache {
             state: Arc::new(state),
             wake: Arc::new(Notify::new()),
         };
-        let refresher = Refresher::new(source, settings, cache.clone(), metrics);
-        let task = tokio::spawn(refresher.run(shutdown));
+        let span = tracing::info_span!("token", account = %account);
+        let refresher = Refresher::new(source, settings, cache.clone(), metrics, account);
+        let task = tokio::spawn(refresher.run(shutdown).instrument(span));
         (cache, task)
     }
 
@@ -186,6 +184,27 @@ impl TokenCache {
     /// A copy of the current state, for readiness and metrics.
     pub fn snapshot(&self) -> TokenState {
         self.state.borrow().clone()
+    }
+}
+
+/// A token's state in one word, for operators: `valid` (usable), `rejected` (the key was
+/// refused and no usable token is held), `refreshing` (a fetch callers wait for is in
+/// flight), `expired` (had one, none usable now), `none` (never had one).
+pub fn token_state(state: &TokenState, now: Instant) -> &'static str {
+    if state.usable(now).is_some() {
+        "valid"
+    } else if state
+        .last_failure
+        .as_ref()
+        .is_some_and(|f| f.kind == FailureKind::KeyRejected)
+    {
+        "rejected"
+    } else if state.waitable {
+        "refreshing"
+    } else if state.ever_obtained {
+        "expired"
+    } else {
+        "none"
     }
 }
 

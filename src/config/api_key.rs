@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
 /// The API key read from a file is trimmed; a key longer than this is surely the wrong file.
-pub(super) const MAX_API_KEY_LEN: usize = 4096;
+pub(crate) const MAX_API_KEY_LEN: usize = 4096;
 
 /// Where the API key comes from.
 #[derive(Clone, Debug)]
@@ -57,6 +57,16 @@ impl ApiKeySource {
         }
     }
 
+    /// The same source: the same file path, or the same literal key. An account whose source
+    /// is unchanged across a reload keeps its Bearer token.
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Inline(a), Self::Inline(b)) => a.expose_secret() == b.expose_secret(),
+            (Self::File(a), Self::File(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The key file, if the key comes from one.
     pub fn file(&self) -> Option<&Path> {
         match self {
@@ -68,7 +78,7 @@ impl ApiKeySource {
 
 /// Only `0x20..=0x7E`: what a key may hold once trimmed (it goes into a header as is, and a
 /// newline or tab inside is a copy-paste accident, not part of the key).
-pub(super) fn is_printable_ascii(text: &str) -> bool {
+pub(crate) fn is_printable_ascii(text: &str) -> bool {
     text.bytes().all(|b| (0x20..=0x7E).contains(&b))
 }
 

@@ -29,6 +29,25 @@ pub struct RawSettings {
     pub token: RawToken,
     pub log: RawLog,
     pub demo: RawDemo,
+    pub tenants: RawTenants,
+}
+
+/// Where the tenants file is (accounts and services beyond Part 1's `default`), and how often
+/// its content is compared with what was last applied.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTenants {
+    pub file: Option<PathBuf>,
+    pub watch_interval_ms: u64,
+}
+
+impl Default for RawTenants {
+    fn default() -> Self {
+        Self {
+            file: None,
+            watch_interval_ms: 2_000,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,15 +19,16 @@ mod settings;
 mod tests;
 
 pub use api_key::{ApiKeyError, ApiKeySource};
+pub(crate) use api_key::{MAX_API_KEY_LEN, is_printable_ascii};
 pub use environment::PayrocEnvironment;
 pub use layered::{
     LogFormat, RawCallers, RawCors, RawDemo, RawLog, RawPayroc, RawRateLimit, RawServer,
-    RawSettings, RawToken,
+    RawSettings, RawTenants, RawToken,
 };
-pub use resolve::is_terminal_id;
+pub use resolve::{is_terminal_id, resolve_origin};
 pub use settings::{
     CallerSettings, ConnectionLimits, CorsSettings, LogSettings, PayrocSettings, RateLimitSettings,
-    ServerSettings, Settings, TokenSettings,
+    ServerSettings, Settings, TenantsSettings, TokenSettings,
 };
 
 /// Environment variables that override a key: `BROKER__` + the key's path, upper case.

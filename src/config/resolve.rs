@@ -17,7 +17,8 @@ pub use payroc::is_terminal_id;
 
 use super::{
     CallerSettings, ConfigError, ConnectionLimits, CorsSettings, LogSettings, RateLimitSettings,
-    RawRateLimit, RawServer, RawSettings, RawToken, ServerSettings, Settings, TokenSettings,
+    RawRateLimit, RawServer, RawSettings, RawToken, ServerSettings, Settings, TenantsSettings,
+    TokenSettings,
     api_key::{MAX_API_KEY_LEN, is_printable_ascii},
     invalid,
 };
@@ -26,7 +27,17 @@ impl RawSettings {
     /// Validates every key and applies the environment-derived defaults.
     pub fn resolve(self, require_api_key: bool) -> Result<Settings, ConfigError> {
         let server = self.server.resolve()?;
-        let payroc = self.payroc.resolve(require_api_key)?;
+        let tenants = TenantsSettings {
+            file: self.tenants.file,
+            watch_interval: positive_millis(
+                self.tenants.watch_interval_ms,
+                "tenants.watch_interval_ms",
+            )?,
+        };
+        // With a tenants file the `default` account is optional (but whole, if present).
+        let payroc = self
+            .payroc
+            .resolve(require_api_key && tenants.file.is_none())?;
         if payroc.deadline > server.shutdown_grace {
             return Err(invalid(
                 "payroc.deadline_ms",
@@ -51,6 +62,7 @@ impl RawSettings {
             log: LogSettings {
                 format: self.log.format,
             },
+            tenants,
         })
     }
 }
@@ -195,24 +207,27 @@ impl RawToken {
     }
 }
 
-/// Each origin must be exactly `scheme://host[:port]` as a browser sends it in `Origin`.
 fn resolve_origins(origins: &[String]) -> Result<Vec<HeaderValue>, ConfigError> {
     origins
         .iter()
-        .map(|text| {
-            let serialized = Url::parse(text)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .map(|u| u.origin().ascii_serialization());
-            match serialized {
-                Some(origin) if origin == text.trim_end_matches('/') => {
-                    Ok(HeaderValue::from_str(&origin).expect("an ASCII origin is a header value"))
-                }
-                _ => Err(invalid("cors.allowed_origins", format!("{text:?} is not an origin like https://shop.example.com (scheme, host, optional port; no path; lower case)"),
-                )),
-            }
-        })
+        .map(|text| resolve_origin(text).map_err(|reason| invalid("cors.allowed_origins", reason)))
         .collect()
+}
+
+/// Each origin must be exactly `scheme://host[:port]` as a browser sends it in `Origin`.
+pub fn resolve_origin(text: &str) -> Result<HeaderValue, String> {
+    let serialized = Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    match serialized {
+        Some(origin) if origin == text.trim_end_matches('/') => {
+            Ok(HeaderValue::from_str(&origin).expect("an ASCII origin is a header value"))
+        }
+        _ => Err(format!(
+            "{text:?} is not an origin like https://shop.example.com (scheme, host, optional port; no path; lower case)"
+        )),
+    }
 }
 
 fn resolve_callers(keys: Vec<String>) -> Result<Vec<SecretString>, ConfigError> {

@@ -23,6 +23,17 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub token: TokenSettings,
     pub log: LogSettings,
+    pub tenants: TenantsSettings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantsSettings {
+    /// The tenants file (more accounts, and named services), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
+    /// How often the file's content is compared with what was last applied.
+    #[serde(rename = "watch_interval_ms", serialize_with = "millis")]
+    pub watch_interval: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,8 +77,9 @@ pub struct ConnectionLimits {
 #[derive(Debug, Clone, Serialize)]
 pub struct PayrocSettings {
     pub environment: PayrocEnvironment,
+    /// The `default` account's key; absent when only the tenants file defines accounts.
     #[serde(flatten)]
-    pub api_key: ApiKeySource,
+    pub api_key: Option<ApiKeySource>,
     #[serde(serialize_with = "redact::url")]
     pub identity_url: Url,
     #[serde(serialize_with = "redact::url")]
@@ -77,7 +89,8 @@ pub struct PayrocSettings {
     pub script_url: Url,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_integrity: Option<String>,
-    /// Allow-list of processing terminals; the first is the default.
+    /// The `default` account's processing terminals (the first is its default); empty when
+    /// only the tenants file defines accounts.
     pub terminals: Vec<String>,
     #[serde(rename = "request_timeout_ms", serialize_with = "millis")]
     pub request_timeout: Duration,

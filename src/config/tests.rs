@@ -94,9 +94,31 @@ fn missing_api_key_is_an_error_only_when_required() {
             .to_string()
             .contains("BROKER__PAYROC__API_KEY")
     );
+    // Terminals without a key are half a default account, required or not.
     let mut raw = raw_with_terminals(&["1234001"]);
     raw.payroc.api_key = None;
+    assert!(
+        raw.resolve(false)
+            .unwrap_err()
+            .to_string()
+            .contains("BROKER__PAYROC__API_KEY")
+    );
+    let mut raw = RawSettings::default();
+    raw.payroc.api_key = None;
     assert!(raw.resolve(false).is_ok());
+}
+
+#[test]
+fn with_a_tenants_file_the_default_account_is_optional_but_whole() {
+    let mut raw = RawSettings::default();
+    raw.tenants.file = Some("/etc/broker/tenants.toml".into());
+    let settings = raw.resolve(true).unwrap();
+    assert!(settings.payroc.api_key.is_none() && settings.payroc.terminals.is_empty());
+    let mut raw = RawSettings::default();
+    raw.tenants.file = Some("/etc/broker/tenants.toml".into());
+    raw.payroc.api_key = Some(SecretString::from("k".to_owned()));
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("BROKER__PAYROC__TERMINALS"), "{err}");
 }
 
 #[test]

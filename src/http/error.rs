@@ -13,6 +13,7 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
+    accounts::RouteError,
     mint::MintError,
     payroc::{FieldError, PayrocError},
     token::TokenError,
@@ -266,6 +267,21 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         problem.into_response_with(parts)
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> Self {
+        match error {
+            RouteError::NoDefault => Self::InvalidRequest {
+                detail: error.to_string(),
+                errors: vec![FieldError {
+                    parameter: "processingTerminalId".into(),
+                    detail: "required: no account is the default for this request's origin".into(),
+                }],
+            },
+            RouteError::Forbidden(detail) => Self::Forbidden(detail.into()),
+        }
     }
 }
 

@@ -9,54 +9,15 @@ use std::{
     time::Duration,
 };
 
-use axum::http::HeaderValue;
 use serde::Serialize;
-use url::Url;
 
-use super::{admission::Admission, error::ApiError};
+use super::admission::Admission;
 use crate::{
+    accounts::{Directory, watch::Reload},
     config::{ConnectionLimits, Settings},
     metrics::Metrics,
     mint::Minter,
-    payroc::session_url,
-    token::TokenCache,
 };
-
-/// One allowed processing terminal and its precomputed sessions URL.
-#[derive(Debug)]
-pub struct Terminal {
-    pub id: String,
-    pub url: Url,
-}
-
-/// The allow-list; the first terminal is the default.
-#[derive(Debug)]
-pub struct Terminals(Vec<Terminal>);
-
-impl Terminals {
-    pub fn new(ids: &[String], api_url: &Url) -> Self {
-        Self(
-            ids.iter()
-                .map(|id| Terminal {
-                    id: id.clone(),
-                    url: session_url(api_url, id),
-                })
-                .collect(),
-        )
-    }
-
-    /// The requested terminal if allowed, the default if none was asked for.
-    pub fn resolve(&self, requested: Option<&str>) -> Result<&Terminal, ApiError> {
-        match requested {
-            None => Ok(&self.0[0]),
-            Some(id) => self.0.iter().find(|t| t.id == id).ok_or_else(|| {
-                ApiError::Forbidden(
-                    "processingTerminalId is not a terminal this broker may use.".into(),
-                )
-            }),
-        }
-    }
-}
 
 /// What the page needs to load the Hosted Fields library matching the session; the same in
 /// every session answer.
@@ -76,9 +37,11 @@ pub struct Library {
 #[derive(Debug)]
 pub struct Inner {
     pub minter: Minter,
-    pub tokens: TokenCache,
+    /// The accounts and services, reloadable.
+    pub directory: Arc<Directory>,
+    /// Asks for a tenants file reload now.
+    pub reload: Reload,
     pub admission: Admission,
-    pub terminals: Terminals,
     pub library: Library,
     pub deadline: Duration,
     pub body_limit: usize,
@@ -86,8 +49,8 @@ pub struct Inner {
     pub body_timeout: Duration,
     pub connection_limits: ConnectionLimits,
     pub metrics: Metrics,
-    /// Exact origins allowed to call from a browser.
-    pub cors_origins: Vec<HeaderValue>,
+    /// A tenants file is configured (its origins may change: CORS asks the directory).
+    pub tenants_file: bool,
     /// Set when shutdown begins; readiness answers 503 from then on.
     pub draining: AtomicBool,
 }
@@ -104,18 +67,24 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, minter: Minter, tokens: TokenCache, metrics: Metrics) -> Self {
+    pub fn new(
+        settings: &Settings,
+        minter: Minter,
+        directory: Arc<Directory>,
+        reload: Reload,
+        metrics: Metrics,
+    ) -> Self {
         let payroc = &settings.payroc;
         Self(Arc::new(Inner {
             minter,
-            tokens,
+            directory,
+            reload,
             admission: Admission::new(
                 &settings.callers.keys,
                 &settings.rate_limit,
                 settings.server.max_in_flight,
                 metrics.clone(),
             ),
-            terminals: Terminals::new(&payroc.terminals, &payroc.api_url),
             library: Library {
                 lib_version: payroc.lib_version.clone(),
                 script_url: payroc.script_url.to_string(),
@@ -126,7 +95,7 @@ impl AppState {
             body_timeout: settings.server.body_timeout,
             connection_limits: settings.server.connections,
             metrics,
-            cors_origins: settings.cors.allowed_origins.clone(),
+            tenants_file: settings.tenants.file.is_some(),
             draining: AtomicBool::new(false),
         }))
     }

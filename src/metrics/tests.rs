@@ -10,28 +10,37 @@ fn renders_real_histograms_and_labelled_counters() {
         Some(201),
         Duration::from_millis(30),
     );
-    metrics.session(201);
-    metrics.session(503);
-    metrics.token_refresh(RefreshOutcome::Success);
-    metrics.token_refresh(RefreshOutcome::KeyUnavailable);
+    metrics.sessions_created("acme").increment(1);
+    metrics.session("acme", 503);
+    metrics.token_refresh("acme", RefreshOutcome::Success);
+    metrics.token_refresh("acme", RefreshOutcome::KeyUnavailable);
     metrics.rate_limit_untracked();
-    metrics.set_token_state(Some(Duration::from_secs(90)), true);
+    metrics.set_account_token(
+        "acme",
+        TokenGauges {
+            expires_in: Some(Duration::from_secs(90)),
+            usable: true,
+            key_rejected: false,
+        },
+    );
     let text = metrics.render();
     assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"} 1"#), "{text}");
     assert!(
-        text.contains(r#"broker_sessions_total{outcome="created",status="201"} 1"#),
+        text.contains(r#"broker_sessions_total{account="acme",outcome="created",status="201"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"broker_sessions_total{outcome="failed",status="503"} 1"#),
+        text.contains(r#"broker_sessions_total{account="acme",outcome="failed",status="503"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"broker_token_refreshes_total{outcome="success"} 1"#),
+        text.contains(r#"broker_token_refreshes_total{account="acme",outcome="success"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"broker_token_refreshes_total{outcome="key_unavailable"} 1"#),
+        text.contains(
+            r#"broker_token_refreshes_total{account="acme",outcome="key_unavailable"} 1"#
+        ),
         "{text}"
     );
     assert!(
@@ -39,7 +48,7 @@ fn renders_real_histograms_and_labelled_counters() {
         "{text}"
     );
     assert!(
-        text.contains("broker_token_expires_in_seconds 90"),
+        text.contains(r#"broker_token_expires_in_seconds{account="acme"} 90"#),
         "{text}"
     );
 }

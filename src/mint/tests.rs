@@ -124,6 +124,7 @@ fn settings() -> crate::config::Settings {
 
 struct Harness {
     minter: Minter<ScriptedCall>,
+    tokens: TokenCache,
     call: ScriptedCall,
     url: Url,
     body: CreateSession<'static>,
@@ -138,10 +139,12 @@ fn harness(call: ScriptedCall) -> Harness {
         CountingSource::default(),
         settings.token,
         metrics.clone(),
+        "default".into(),
         stop.clone(),
     );
     Harness {
-        minter: Minter::new(call.clone(), tokens, metrics, &settings.payroc),
+        minter: Minter::new(call.clone(), metrics, &settings.payroc),
+        tokens,
         call,
         url: Url::parse(
             "http://127.0.0.1:9/v1/processing-terminals/1234001/hosted-fields-sessions",
@@ -163,6 +166,7 @@ impl Harness {
         within: Duration,
     ) -> Result<(Session, u32), MintError> {
         let request = MintRequest {
+            tokens: &self.tokens,
             url: &self.url,
             terminal: "1234001",
             body: CreateSession { ..self.body },

@@ -7,7 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{PayrocClient, PayrocError};
-use crate::{config::ApiKeyError, metrics::Endpoint};
+use crate::{
+    config::{ApiKeyError, ApiKeySource},
+    metrics::Endpoint,
+};
 
 /// A Bearer token for Payroc's API, kept as the ready `Authorization` value (built and
 /// checked once per token, not per request), marked sensitive. Its `Debug` never shows it.
@@ -49,23 +52,23 @@ struct AuthorizeResponse {
 }
 
 impl PayrocClient {
-    /// Fetches a fresh Bearer token. Reads the API key (file sources are re-read) each time.
+    /// Fetches a fresh Bearer token for `api_key`, read (file sources are re-read) each time.
     // Failures are logged once, by the refresher, with what it does next.
     #[tracing::instrument(name = "payroc.authorize", level = "debug", skip_all)]
-    pub async fn authorize(&self) -> Result<AccessToken, PayrocError> {
+    pub async fn authorize(&self, api_key: &ApiKeySource) -> Result<AccessToken, PayrocError> {
         let unavailable = |error| PayrocError::ApiKey {
             error,
-            file: self.api_key.file().map(Path::to_path_buf),
+            file: api_key.file().map(Path::to_path_buf),
         };
         // `read` refuses anything but printable ASCII, so a key that is read is a header value.
-        let key = self.api_key.read().map_err(unavailable)?;
-        let mut api_key = reqwest::header::HeaderValue::from_str(key.expose_secret())
+        let key = api_key.read().map_err(unavailable)?;
+        let mut header = reqwest::header::HeaderValue::from_str(key.expose_secret())
             .map_err(|_| unavailable(ApiKeyError::NotPrintable))?;
-        api_key.set_sensitive(true);
+        header.set_sensitive(true);
         let request = self
             .http
             .post(self.identity_url.clone())
-            .header("x-api-key", api_key)
+            .header("x-api-key", header)
             .header(reqwest::header::ACCEPT, "application/json");
         let body = self
             .exchange(

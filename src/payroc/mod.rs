@@ -19,7 +19,7 @@ pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
 pub use sessions::{CreateSession, Scenario, Session, session_url};
 
 use crate::{
-    config::{ApiKeyError, ApiKeySource, PayrocSettings},
+    config::{ApiKeyError, PayrocSettings},
     metrics::{Endpoint, Metrics},
 };
 
@@ -135,7 +135,6 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub struct PayrocClient {
     http: reqwest::Client,
     identity_url: url::Url,
-    api_key: ApiKeySource,
     request_timeout: Duration,
     /// Caps concurrent upstream requests, hence connections (HTTP/1.1: one request each).
     connections: Arc<Semaphore>,
@@ -161,7 +160,6 @@ impl PayrocClient {
         Ok(Self {
             http,
             identity_url: settings.identity_url.clone(),
-            api_key: settings.api_key.clone(),
             request_timeout: settings.request_timeout,
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             metrics,

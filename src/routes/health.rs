@@ -6,6 +6,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -15,7 +17,7 @@ use crate::{
         error::{Expected, Problem},
         state::AppState,
     },
-    token::FailureKind,
+    token::{FailureKind, TokenState, token_state},
 };
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness",
@@ -38,7 +40,7 @@ struct TokenReport {
 }
 
 /// The coarse class of a failed fetch, as shown publicly.
-fn failure_class(kind: FailureKind) -> &'static str {
+pub fn failure_class(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::Transient => "identity unavailable",
         FailureKind::KeyRejected => "key rejected",
@@ -46,8 +48,9 @@ fn failure_class(kind: FailureKind) -> &'static str {
     }
 }
 
-/// Unready until the first token and from the moment shutdown begins; a later identity
-/// outage does not flip it (the token's state shows in the body instead).
+/// Unready until every account has settled and one has a token, and from the moment
+/// shutdown begins; a later identity outage does not flip it (the tokens' state shows in the
+/// body instead).
 #[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness",
     responses(
         (status = 200, description = "A Bearer token has been obtained (the token's state is in the body)",
@@ -55,10 +58,56 @@ fn failure_class(kind: FailureKind) -> &'static str {
         (status = 503, description = "No token yet, or shutting down", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let snapshot = state.tokens.snapshot();
+    let unready = |detail: String| {
+        let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
+        problem.detail = detail;
+        let mut response = problem.into_response();
+        // Not a failure to log: load balancers probe an unready replica every few seconds.
+        response.extensions_mut().insert(Expected);
+        response
+    };
+    let snapshot = state.directory.snapshot();
+    let ready = state.directory.ready();
     let now = Instant::now();
+    // One account: its token, as in Part 1. Several: how many are in each state.
+    let body = if let [account] = snapshot.accounts.as_slice() {
+        let report = token_report(&account.token.cache.snapshot(), now);
+        if state.is_draining() {
+            return unready(format!("Shutting down (token: {})", report.state));
+        }
+        if ready.is_err() {
+            let reason = report.last_error.unwrap_or("starting");
+            return unready(format!(
+                "No usable Payroc Bearer token yet: {reason} (token: {})",
+                report.state
+            ));
+        }
+        json!({"status": "ready", "token": report})
+    } else {
+        let mut counts = BTreeMap::new();
+        for account in &snapshot.accounts {
+            *counts
+                .entry(token_state(&account.token.cache.snapshot(), now))
+                .or_insert(0_usize) += 1;
+        }
+        if state.is_draining() {
+            return unready("Shutting down".into());
+        }
+        if let Err(settling) = ready {
+            return unready(format!(
+                "Accounts still settling: {} of {} settled, {} with a Bearer token",
+                settling.settled, settling.accounts, settling.obtained
+            ));
+        }
+        json!({"status": "ready", "accounts": {"total": snapshot.accounts.len(), "tokens": counts}})
+    };
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// One account's token as Part 1's `/readyz` shows it.
+fn token_report(snapshot: &TokenState, now: Instant) -> TokenReport {
     let usable = snapshot.usable(now);
-    let report = TokenReport {
+    TokenReport {
         state: match (&usable, &snapshot.last_failure) {
             (Some(_), None) => "valid",
             (Some(_), Some(_)) => "valid-refresh-failing",
@@ -71,25 +120,5 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .last_failure
             .as_ref()
             .map(|f| failure_class(f.kind)),
-    };
-    let unready = |reason: &str| {
-        let mut problem = Problem::for_status(StatusCode::SERVICE_UNAVAILABLE);
-        problem.detail = format!("{reason} (token: {})", report.state);
-        let mut response = problem.into_response();
-        // Not a failure to log: load balancers probe an unready replica every few seconds.
-        response.extensions_mut().insert(Expected);
-        response
-    };
-    if state.is_draining() {
-        return unready("Shutting down");
     }
-    if !snapshot.ever_obtained {
-        let reason = report.last_error.unwrap_or("starting");
-        return unready(&format!("No usable Payroc Bearer token yet: {reason}"));
-    }
-    (
-        StatusCode::OK,
-        Json(json!({"status": "ready", "token": report})),
-    )
-        .into_response()
 }

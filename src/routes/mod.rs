@@ -4,3 +4,4 @@ pub mod assets;
 pub mod health;
 pub mod metrics;
 pub mod session;
+pub mod status;

@@ -1,6 +1,8 @@
 //! `POST /hosted-fields/session`: validate everything locally, then mint one Payroc session.
 //! Invalid input never reaches Payroc.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     body::{Body, Bytes},
@@ -15,6 +17,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::{
+    accounts::{Account, Requester, Snapshot, Terminal},
     http::{
         admission::callers::Caller,
         error::{ApiError, Problem},
@@ -96,13 +99,22 @@ const KEY_DOC: &str = "A UUID v4 in the 36-character hyphenated form (any case).
 pub async fn create_session(State(state): State<AppState>, request: Request) -> Response {
     let _in_flight = state.metrics.in_flight();
     let (parts, body) = request.into_parts();
-    let response = match state.admission.admit(&parts) {
-        Ok(caller) => validate_and_mint(&state, parts, body, caller)
+    // One snapshot of the accounts for the whole request, however a reload goes meanwhile.
+    let snapshot = state.directory.snapshot();
+    let mut chosen = None;
+    let response = match state.admission.admit(&parts, &snapshot) {
+        Ok(caller) => validate_and_mint(&state, &snapshot, parts, body, caller, &mut chosen)
             .await
             .into_response(),
         Err(refusal) => refusal.into_response(),
     };
-    state.metrics.session(response.status().as_u16());
+    let status = response.status().as_u16();
+    match chosen {
+        Some(account) if status == 201 => account.sessions_created.increment(1),
+        account => state
+            .metrics
+            .session(account.as_ref().map_or("", |a| &a.name), status),
+    }
     response
 }
 
@@ -110,9 +122,11 @@ pub async fn create_session(State(state): State<AppState>, request: Request) -> 
 /// flight and one mint (the broker's time: the deadline starts here).
 async fn validate_and_mint(
     state: &AppState,
+    snapshot: &Snapshot,
     parts: Parts,
     body: Body,
     caller: Caller,
+    chosen: &mut Option<Arc<Account>>,
 ) -> Result<Response, ApiError> {
     refuse_declared_excess(&parts.headers, state.body_limit)?;
     let key = idempotency_key(&parts.headers)?;
@@ -123,11 +137,20 @@ async fn validate_and_mint(
             timeout: state.body_timeout,
         })??;
     let request = parse_body(json, &body)?;
+    let requester = match caller {
+        Caller::Anonymous => Requester::Browser(parts.headers.get(header::ORIGIN)),
+        Caller::Internal => Requester::Operator,
+        Caller::Service(service) => Requester::Service(service),
+    };
+    let (account, terminal) =
+        snapshot.route(request.processing_terminal_id.as_deref(), requester)?;
+    *chosen = Some(Arc::clone(account));
     let _place = state.admission.reserve()?;
     let deadline = Instant::now() + state.deadline;
     // Created with its fields at once: recording them later would re-format the span.
-    let span = tracing::debug_span!("session", ?caller, idempotency_key = %key);
-    mint(state, request, caller, &key, deadline)
+    let span =
+        tracing::debug_span!("session", ?caller, account = %account.name, idempotency_key = %key);
+    mint(state, request, caller, account, terminal, &key, deadline)
         .instrument(span)
         .await
 }
@@ -145,23 +168,23 @@ fn refuse_declared_excess(headers: &HeaderMap, limit: usize) -> Result<(), ApiEr
     }
 }
 
-/// Checks what depends on the caller and the allow-list, then mints the session.
+/// Checks what depends on the caller, then mints the session.
 async fn mint(
     state: &AppState,
     request: SessionRequest,
     caller: Caller,
+    account: &Account,
+    terminal: &Terminal,
     key: &IdempotencyKey,
     deadline: Instant,
 ) -> Result<Response, ApiError> {
-    let terminal = state
-        .terminals
-        .resolve(request.processing_terminal_id.as_deref())?;
-    if request.secure_token_id.is_some() && caller == Caller::Anonymous {
+    if request.secure_token_id.is_some() && !caller.is_internal() {
         return Err(ApiError::Forbidden(
             "secureTokenId may only be sent by an authenticated internal caller.".into(),
         ));
     }
     let mint = MintRequest {
+        tokens: &account.token.cache,
         url: &terminal.url,
         terminal: &terminal.id,
         body: CreateSession {

@@ -24,6 +24,7 @@ pub(super) struct Refresher<S> {
     settings: TokenSettings,
     cache: TokenCache,
     metrics: Metrics,
+    account: Arc<str>,
     generation: u64,
     /// Consecutive failures, for the backoff exponent.
     failures: u32,
@@ -35,12 +36,14 @@ impl<S: TokenSource> Refresher<S> {
         settings: TokenSettings,
         cache: TokenCache,
         metrics: Metrics,
+        account: Arc<str>,
     ) -> Self {
         Self {
             source,
             settings,
             cache,
             metrics,
+            account,
             generation: 0,
             failures: 0,
         }
@@ -65,7 +68,8 @@ impl<S: TokenSource> Refresher<S> {
         let now = Instant::now();
         match outcome {
             Ok(access) => {
-                self.metrics.token_refresh(RefreshOutcome::Success);
+                self.metrics
+                    .token_refresh(&self.account, RefreshOutcome::Success);
                 self.failures = 0;
                 self.generation += 1;
                 let plan = policy::plan(
@@ -102,10 +106,10 @@ impl<S: TokenSource> Refresher<S> {
                 } else {
                     (FailureKind::Transient, RefreshOutcome::Transient)
                 };
-                self.metrics.token_refresh(outcome);
+                self.metrics.token_refresh(&self.account, outcome);
                 let delay = match kind {
                     FailureKind::KeyRejected => {
-                        tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check BROKER__PAYROC__API_KEY(_FILE); retrying slowly");
+                        tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check the account's API key (BROKER__PAYROC__API_KEY(_FILE), or api_key(_file) in the tenants file); retrying slowly");
                         retry::jittered(self.settings.rejected_retry, retry::sample())
                     }
                     FailureKind::KeyUnavailable => {
@@ -117,7 +121,7 @@ impl<S: TokenSource> Refresher<S> {
                             } => path.display().to_string(),
                             _ => "(inline key)".to_owned(),
                         };
-                        tracing::error!(%error, %file, failures = self.failures, "the Payroc API key file could not be read; identity was not called; check BROKER__PAYROC__API_KEY_FILE; retrying within seconds");
+                        tracing::error!(%error, %file, failures = self.failures, "the Payroc API key file could not be read; identity was not called; check the account's API key file; retrying within seconds");
                         retry::backoff(
                             self.failures,
                             self.settings.backoff_base,

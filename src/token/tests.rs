@@ -89,8 +89,13 @@ fn settings() -> TokenSettings {
 
 fn start(source: &ScriptedSource) -> (TokenCache, JoinHandle<()>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let (cache, task) =
-        TokenCache::spawn(source.clone(), settings(), Metrics::new(), shutdown.clone());
+    let (cache, task) = TokenCache::spawn(
+        source.clone(),
+        settings(),
+        Metrics::new(),
+        "default".into(),
+        shutdown.clone(),
+    );
     (cache, task, shutdown)
 }
 

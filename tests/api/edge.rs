@@ -187,7 +187,7 @@ async fn a_trickled_body_is_408_the_clients_fault_and_never_reaches_payroc() {
     assert!(app.fake.session_requests().is_empty());
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        metrics.contains(r#"broker_sessions_total{outcome="refused",status="408"} 1"#),
+        metrics.contains(r#"broker_sessions_total{account="",outcome="refused",status="408"} 1"#),
         "{metrics}"
     );
     assert!(!metrics.contains(r#"outcome="failed""#), "{metrics}");

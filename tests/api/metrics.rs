@@ -53,14 +53,14 @@ async fn sessions_retries_and_latency_are_counted() {
     assert_eq!(
         value(
             &text,
-            r#"broker_sessions_total{outcome="created",status="201"}"#
+            r#"broker_sessions_total{account="default",outcome="created",status="201"}"#
         ),
         2.0
     );
     assert_eq!(
         value(
             &text,
-            r#"broker_sessions_total{outcome="refused",status="403"}"#
+            r#"broker_sessions_total{account="",outcome="refused",status="403"}"#
         ),
         1.0
     );
@@ -70,7 +70,10 @@ async fn sessions_retries_and_latency_are_counted() {
     assert_eq!((value(&text, ok), value(&text, failed)), (2.0, 1.0));
     assert!(text.contains(r#"broker_upstream_request_duration_seconds_bucket{endpoint="create_session",status_class="2xx",le="0.05"}"#));
     assert_eq!(
-        value(&text, r#"broker_token_refreshes_total{outcome="success"}"#),
+        value(
+            &text,
+            r#"broker_token_refreshes_total{account="default",outcome="success"}"#
+        ),
         1.0
     );
     assert_eq!(value(&text, "broker_session_requests_in_flight"), 0.0);
@@ -88,8 +91,14 @@ async fn token_gauges_are_exact_when_scraped_and_follow_an_outage() {
     .await;
     app.wait_ready().await;
     let text = scrape(&app).await;
-    assert_eq!(value(&text, "broker_token_usable"), 1.0);
-    let expires_in = value(&text, "broker_token_expires_in_seconds");
+    assert_eq!(
+        value(&text, r#"broker_token_usable{account="default"}"#),
+        1.0
+    );
+    let expires_in = value(
+        &text,
+        r#"broker_token_expires_in_seconds{account="default"}"#,
+    );
     assert!(expires_in > 0.0 && expires_in <= 2.0, "{expires_in}");
 
     app.fake.set_identity_fault(IdentityFault::Status {
@@ -97,7 +106,10 @@ async fn token_gauges_are_exact_when_scraped_and_follow_an_outage() {
         retry_after_secs: None,
     });
     eventually(Duration::from_secs(4), || async {
-        value(&scrape(&app).await, "broker_token_usable") == 0.0
+        value(
+            &scrape(&app).await,
+            r#"broker_token_usable{account="default"}"#,
+        ) == 0.0
     })
     .await;
 
@@ -105,14 +117,14 @@ async fn token_gauges_are_exact_when_scraped_and_follow_an_outage() {
     assert!(
         value(
             &text,
-            r#"broker_token_refreshes_total{outcome="transient_failure"}"#
+            r#"broker_token_refreshes_total{account="default",outcome="transient_failure"}"#
         ) >= 1.0
     );
     assert_eq!(app.post_session(Value::Null).await.status(), 503);
     assert_eq!(
         value(
             &scrape(&app).await,
-            r#"broker_sessions_total{outcome="failed",status="503"}"#
+            r#"broker_sessions_total{account="default",outcome="failed",status="503"}"#
         ),
         1.0
     );
@@ -127,7 +139,10 @@ async fn revocation_is_counted_as_a_401_replay() {
     let text = scrape(&app).await;
     assert_eq!(value(&text, "broker_upstream_401_replays_total"), 1.0);
     assert_eq!(
-        value(&text, r#"broker_token_refreshes_total{outcome="success"}"#),
+        value(
+            &text,
+            r#"broker_token_refreshes_total{account="default",outcome="success"}"#
+        ),
         2.0
     );
 }
@@ -144,8 +159,16 @@ async fn rejected_api_key_is_counted_as_rejected() {
     })
     .await;
     let text = scrape(&app).await;
-    assert!(value(&text, r#"broker_token_refreshes_total{outcome="rejected"}"#) >= 1.0);
-    assert_eq!(value(&text, "broker_token_usable"), 0.0);
+    assert!(
+        value(
+            &text,
+            r#"broker_token_refreshes_total{account="default",outcome="rejected"}"#
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(&text, r#"broker_token_usable{account="default"}"#),
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -170,7 +193,13 @@ async fn metrics_can_live_on_a_separate_admin_listener() {
         .await
         .unwrap();
     assert_eq!(admin.status(), 200);
-    assert!(admin.text().await.unwrap().contains("broker_token_usable"));
+    assert!(
+        admin
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"broker_token_usable{account="default"}"#)
+    );
 }
 
 #[tokio::test]

@@ -262,7 +262,11 @@ async fn key_unavailable_count(app: &crate::helpers::TestApp) -> u64 {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix(r#"broker_token_refreshes_total{outcome="key_unavailable"} "#))
+        .find_map(|l| {
+            l.strip_prefix(
+                r#"broker_token_refreshes_total{account="default",outcome="key_unavailable"} "#,
+            )
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }

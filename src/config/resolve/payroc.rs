@@ -41,7 +41,13 @@ impl RawPayroc {
         let script_integrity = self.script_integrity.or_else(|| {
             (lib_version == defaults.lib_version).then(|| defaults.integrity.to_owned())
         });
-        let terminals = resolve_terminals(self.terminals)?;
+        let terminals = resolve_terminals(self.terminals, require_api_key || api_key.is_some())?;
+        if api_key.is_none() && !terminals.is_empty() {
+            return Err(invalid(
+                "payroc.api_key",
+                "is required with payroc.terminals (the default account needs both): set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE, or move the terminals into the tenants file",
+            ));
+        }
         let positive = |value: u64, key: &'static str| {
             if value == 0 {
                 Err(invalid(key, "must be positive"))
@@ -78,7 +84,7 @@ fn resolve_api_key(
     inline: Option<SecretString>,
     file: Option<PathBuf>,
     required: bool,
-) -> Result<ApiKeySource, ConfigError> {
+) -> Result<Option<ApiKeySource>, ConfigError> {
     let (key, source) = match (inline, file) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -96,13 +102,13 @@ fn resolve_api_key(
                 "is required: set BROKER__PAYROC__API_KEY or BROKER__PAYROC__API_KEY_FILE",
             ));
         }
-        // Only `demo` resolves without requiring a key (it sets the fake's own first).
-        (None, None) => return Ok(ApiKeySource::Inline(SecretString::from(String::new()))),
+        // No `default` account: the tenants file defines them all.
+        (None, None) => return Ok(None),
     };
     // `read` trims and checks the key (not empty, printable ASCII), for both sources, here
     // and on every fetch. Its error never shows the key.
     source.read().map_err(|e| invalid(key, e.to_string()))?;
-    Ok(source)
+    Ok(Some(source))
 }
 
 /// Payroc URLs must be `https`, except loopback hosts (tests and `demo`).
@@ -125,9 +131,9 @@ fn payroc_url(raw: &str, key: &'static str) -> Result<Url, ConfigError> {
 }
 
 /// Terminal IDs go into a URL path, so only plain IDs are accepted (Payroc: 4–50 characters).
-fn resolve_terminals(terminals: Vec<String>) -> Result<Vec<String>, ConfigError> {
+fn resolve_terminals(terminals: Vec<String>, required: bool) -> Result<Vec<String>, ConfigError> {
     const KEY: &str = "payroc.terminals";
-    if terminals.is_empty() {
+    if terminals.is_empty() && required {
         return Err(invalid(
             KEY,
             "is required: at least one processing terminal ID",

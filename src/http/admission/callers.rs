@@ -1,13 +1,14 @@
-//! Who is calling: an anonymous browser, or an internal service holding one of
-//! `BROKER__CALLERS__KEYS`. Keys are compared as SHA-256 digests in constant time, so
-//! neither their content nor their length leaks through timing.
+//! Who is calling: an anonymous browser, an internal service holding one of
+//! `BROKER__CALLERS__KEYS`, or a named `[[service]]` of the tenants file. Keys are compared
+//! as SHA-256 digests in constant time, so neither their content nor their length leaks
+//! through timing.
 
 use axum::http::{HeaderMap, header::AUTHORIZATION};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::http::error::ApiError;
+use crate::{accounts::Snapshot, http::error::ApiError};
 
 /// The caller of one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +17,17 @@ pub enum Caller {
     Anonymous,
     /// A service that proved it holds a caller key: may also send `secureTokenId`.
     Internal,
+    /// A named service (its index in the request's snapshot): an internal caller for its
+    /// own account's terminals only.
+    Service(usize),
+}
+
+impl Caller {
+    /// Internal callers (operators' keys and named services) may send `secureTokenId` and
+    /// are exempt from the per-IP rate limit.
+    pub fn is_internal(self) -> bool {
+        !matches!(self, Self::Anonymous)
+    }
 }
 
 /// The configured caller keys, kept only as digests.
@@ -40,9 +52,13 @@ impl CallerKeys {
         }
     }
 
-    /// No header is anonymous; a header that is not `Bearer <configured key>` is a 401,
-    /// never a silent downgrade to anonymous.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    /// No header is anonymous; a header that is not `Bearer <configured key>` (an operator's
+    /// or a service's in `snapshot`) is a 401, never a silent downgrade to anonymous.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        snapshot: &Snapshot,
+    ) -> Result<Caller, ApiError> {
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Ok(Caller::Anonymous);
         };
@@ -65,7 +81,10 @@ impl CallerKeys {
         if bool::from(matched) {
             Ok(Caller::Internal)
         } else {
-            Err(ApiError::Unauthenticated)
+            snapshot
+                .service_for(&digest)
+                .map(Caller::Service)
+                .ok_or(ApiError::Unauthenticated)
         }
     }
 }
@@ -88,7 +107,9 @@ mod tests {
     #[test]
     fn no_header_is_anonymous() {
         assert_eq!(
-            keys().authenticate(&HeaderMap::new()).unwrap(),
+            keys()
+                .authenticate(&HeaderMap::new(), &Snapshot::default())
+                .unwrap(),
             Caller::Anonymous
         );
     }
@@ -97,13 +118,19 @@ mod tests {
     fn configured_key_is_internal_in_any_scheme_case() {
         assert_eq!(
             keys()
-                .authenticate(&with_auth("Bearer internal-key-0123456789"))
+                .authenticate(
+                    &with_auth("Bearer internal-key-0123456789"),
+                    &Snapshot::default()
+                )
                 .unwrap(),
             Caller::Internal
         );
         assert_eq!(
             keys()
-                .authenticate(&with_auth("bearer internal-key-0123456789"))
+                .authenticate(
+                    &with_auth("bearer internal-key-0123456789"),
+                    &Snapshot::default()
+                )
                 .unwrap(),
             Caller::Internal
         );
@@ -120,7 +147,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    keys().authenticate(&with_auth(bad)),
+                    keys().authenticate(&with_auth(bad), &Snapshot::default()),
                     Err(ApiError::Unauthenticated)
                 ),
                 "{bad}"
@@ -128,7 +155,7 @@ mod tests {
         }
         assert!(
             CallerKeys::default()
-                .authenticate(&with_auth("Bearer anything"))
+                .authenticate(&with_auth("Bearer anything"), &Snapshot::default())
                 .is_err()
         );
     }

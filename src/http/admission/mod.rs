@@ -16,7 +16,9 @@ use self::{
     callers::{Caller, CallerKeys},
     rate_limit::{Checked, RateLimiter},
 };
-use crate::{config::RateLimitSettings, http::error::ApiError, metrics::Metrics};
+use crate::{
+    accounts::Snapshot, config::RateLimitSettings, http::error::ApiError, metrics::Metrics,
+};
 
 /// Retry-After for a shed request: capacity frees up as soon as requests finish.
 const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -62,9 +64,9 @@ impl Admission {
     /// Admits one request, before its body is read. The caller is authenticated once, here:
     /// the limiter exempts internal callers, and the handler needs to know who is asking. A
     /// bad caller key is still rate limited (no free guesses) before its 401.
-    pub fn admit(&self, request: &Parts) -> Result<Caller, ApiError> {
-        let caller = self.callers.authenticate(&request.headers);
-        let exempt = matches!(caller, Ok(Caller::Internal));
+    pub fn admit(&self, request: &Parts, snapshot: &Snapshot) -> Result<Caller, ApiError> {
+        let caller = self.callers.authenticate(&request.headers, snapshot);
+        let exempt = matches!(caller, Ok(c) if c.is_internal());
         if let (Some(limiter), false) = (&self.rate_limiter, exempt) {
             // Absent only when the router is driven without a listener (`oneshot` tests).
             if let Some(ConnectInfo(peer)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
@@ -80,6 +82,18 @@ impl Admission {
             }
         }
         caller
+    }
+
+    /// Operator endpoints on the public listener: only a `BROKER__CALLERS__KEYS` key (a
+    /// service key is not an operator's); anything else is a 401.
+    pub fn operator(&self, request: &Parts) -> Result<(), ApiError> {
+        match self
+            .callers
+            .authenticate(&request.headers, &Snapshot::default())
+        {
+            Ok(Caller::Internal) => Ok(()),
+            _ => Err(ApiError::Unauthenticated),
+        }
     }
 
     /// A place among the requests in flight to Payroc, or a 503 (load shedding).

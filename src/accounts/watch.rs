@@ -1,0 +1,122 @@
+//! Reloading the tenants file: on `SIGHUP`, on [`Reload::now`] and whenever what it was built
+//! from changes (the file's content, read by path, so a ConfigMap's symlink swap is seen, and
+//! the service key files it names). A file that does not load changes nothing: one log line,
+//! counted, shown in `/status`, and not logged again until the content changes once more.
+
+use std::{path::Path, sync::Arc};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::Directory;
+use crate::{
+    config::Settings,
+    tenants::{self, TenantsSpec},
+};
+
+/// Asks the watcher for a reload now (what `SIGHUP` does); cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Reload(Arc<Notify>);
+
+impl Reload {
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// A digest of everything a load reads that can change underneath: the tenants file and the
+/// service key files of the last good load. (API key files are read at each token fetch.)
+fn inputs(path: &Path, spec: &TenantsSpec) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    let mut add = |path: &Path| match std::fs::read(path) {
+        Ok(bytes) => {
+            digest.update((bytes.len() as u64).to_le_bytes());
+            digest.update(&bytes);
+        }
+        Err(error) => digest.update(format!("unreadable: {:?}", error.kind())),
+    };
+    add(path);
+    for file in spec.services.iter().filter_map(|s| s.key_file.as_deref()) {
+        add(file);
+    }
+    digest.finalize().into()
+}
+
+/// Watches `settings.tenants.file` until `stop`; `spec` is what was loaded at start-up.
+pub async fn run(
+    directory: Arc<Directory>,
+    settings: Settings,
+    mut spec: TenantsSpec,
+    reload: Reload,
+    stop: CancellationToken,
+) {
+    let Some(path) = settings.tenants.file.clone() else {
+        return;
+    };
+    let mut hangup = hangup_signal();
+    let mut seen = inputs(&path, &spec);
+    let mut every = tokio::time::interval(settings.tenants.watch_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let forced = tokio::select! {
+            _ = every.tick() => false,
+            () = reload.0.notified() => true,
+            Some(()) = recv(&mut hangup) => true,
+            () = stop.cancelled() => return,
+        };
+        let now = inputs(&path, &spec);
+        if now == seen && !forced {
+            continue;
+        }
+        seen = now;
+        match tenants::load(&settings) {
+            Ok(loaded) => {
+                let applied = directory.apply(&loaded);
+                directory.record_reload(Ok(()));
+                tracing::info!(
+                    file = %path.display(),
+                    accounts = loaded.accounts.len(),
+                    services = loaded.services.len(),
+                    kept = applied.kept,
+                    added = applied.added,
+                    removed = applied.removed,
+                    "tenants file applied"
+                );
+                // Key files named by the new services are watched from now on.
+                seen = inputs(&path, &loaded);
+                spec = loaded;
+            }
+            Err(error) => {
+                tracing::error!(%error, "tenants file rejected; still serving the accounts it had");
+                directory.record_reload(Err(error.to_string()));
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The next `SIGHUP`; never, without a handler.
+async fn recv(hangup: &mut Hangup) -> Option<()> {
+    #[cfg(unix)]
+    if let Some(signal) = hangup {
+        return signal.recv().await;
+    }
+    let _ = hangup;
+    std::future::pending().await
+}
