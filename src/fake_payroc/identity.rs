@@ -17,7 +17,7 @@ use super::MAX_BODY_BYTES;
 use super::lost::abort_before_head;
 use super::oversized::{Oversize, oversized};
 use super::problem::{Problem, not_authorized, problem_for_status};
-use super::state::Shared;
+use super::state::{IssuedToken, Shared};
 
 /// Payroc's access tokens are long opaque strings; 48 keeps clients from assuming a length.
 const ACCESS_TOKEN_LEN: usize = 48;
@@ -52,14 +52,25 @@ pub enum IdentityFault {
 }
 
 pub(super) async fn authorize(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    // Held until the answer is built, latency included, so the peak counts overlapping calls.
+    let _in_flight = shared.counters.enter_identity();
     shared
         .counters
         .identity_calls
         .fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
+    let latency = {
+        let mut state = shared.lock();
+        if let Some(key) = presented_key(&parts.headers).and_then(|k| str::from_utf8(k).ok()) {
+            *state
+                .identity_calls_by_key
+                .entry(key.to_owned())
+                .or_default() += 1;
+        }
+        state.identity_latency
+    };
     // Read (and ignore) any body, so a dropped answer really follows a fully read request.
     let _ = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
-    let latency = shared.lock().identity_latency;
     tokio::time::sleep(latency).await;
     let response = shared.answer_identity(&parts.headers);
     tracing::debug!(
@@ -69,43 +80,60 @@ pub(super) async fn authorize(State(shared): State<Arc<Shared>>, request: Reques
     response
 }
 
+fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get("x-api-key").map(HeaderValue::as_bytes)
+}
+
 impl Shared {
     /// An injected fault wins over everything, a wrong key included, so a test that sets one
-    /// gets exactly that answer.
+    /// gets exactly that answer. The global fault wins over a per-key one.
     fn answer_identity(&self, headers: &HeaderMap) -> Response {
         let mut state = self.lock();
-        match state.identity_fault.clone() {
-            IdentityFault::None => {}
-            IdentityFault::Status {
+        let presented = presented_key(headers);
+        let fault = match &state.identity_fault {
+            IdentityFault::None => presented
+                .and_then(|key| str::from_utf8(key).ok())
+                .and_then(|key| state.identity_faults_by_key.get(key))
+                .cloned()
+                .unwrap_or_default(),
+            global => global.clone(),
+        };
+        if let Some(response) = fault.answer(state.config.token_lifetime) {
+            return response;
+        }
+        let Some((account, api_key)) = presented.and_then(|key| state.account_of_key(key)) else {
+            return not_authorized().into_response();
+        };
+        let token = random_access_token();
+        let issued = IssuedToken {
+            issued: Instant::now(),
+            lifetime: state.config.token_lifetime,
+            account,
+            api_key: api_key.to_owned(),
+        };
+        let wire = wire_seconds(issued.lifetime);
+        state.tokens.insert(token.clone(), issued);
+        self.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
+        token_response(Some(&token), wire)
+    }
+}
+
+impl IdentityFault {
+    /// The answer this fault gives instead of a normal one; `None` for no fault.
+    fn answer(&self, token_lifetime: Duration) -> Option<Response> {
+        Some(match self {
+            Self::None => return None,
+            Self::Status {
                 status,
                 retry_after_secs,
-            } => return with_retry_after(problem_for_status(status), retry_after_secs),
-            IdentityFault::RejectKey => return not_authorized().into_response(),
-            IdentityFault::MissingToken => {
-                return token_response(None, wire_seconds(state.config.token_lifetime));
-            }
-            IdentityFault::ZeroExpiry => return token_response(Some(&random_access_token()), 0),
-            IdentityFault::Drop => return (StatusCode::OK, abort_before_head()).into_response(),
-            IdentityFault::EndlessBody => {
-                return oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Endless);
-            }
-            IdentityFault::HugeBody => {
-                return oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Huge);
-            }
-        }
-        let key_matches = headers
-            .get("x-api-key")
-            .is_some_and(|key| key.as_bytes() == state.config.api_key.as_bytes());
-        if !key_matches {
-            return not_authorized().into_response();
-        }
-        let token = random_access_token();
-        let lifetime = state.config.token_lifetime;
-        state
-            .tokens
-            .insert(token.clone(), (Instant::now(), lifetime));
-        self.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
-        token_response(Some(&token), wire_seconds(lifetime))
+            } => with_retry_after(problem_for_status(*status), *retry_after_secs),
+            Self::RejectKey => not_authorized().into_response(),
+            Self::MissingToken => token_response(None, wire_seconds(token_lifetime)),
+            Self::ZeroExpiry => token_response(Some(&random_access_token()), 0),
+            Self::Drop => (StatusCode::OK, abort_before_head()).into_response(),
+            Self::EndlessBody => oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Endless),
+            Self::HugeBody => oversized(StatusCode::OK, TOKEN_PREFIX, Oversize::Huge),
+        })
     }
 }
 

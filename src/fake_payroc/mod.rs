@@ -7,14 +7,22 @@
 //! can drive every failure the broker must survive. Time is real, not tokio's: the tests that use
 //! it make real HTTP calls and must not pause the clock.
 //!
-//! Layout: this file holds the public handle and its knobs; `state` what the handlers share;
-//! `identity` and `sessions` the two endpoints; `checks` the session request validation;
-//! `problem` the problem+json bodies; `lost` the bodies that kill a connection; `oversized` the
-//! bodies too big to read; `session_fault` the session endpoint's persistent faults.
+//! Several accounts (API keys, each with its own processing terminals) can be configured: a
+//! token of one key is refused (403) for another key's terminal, as Payroc does.
+//!
+//! Layout: this file holds the public handle and its global knobs; `accounts` the per-key
+//! knobs and counters; `config` the start-up settings and request record; `state` what the
+//! handlers share; `identity` and `sessions` the two endpoints; `incoming` a session request
+//! as read; `checks` the session request validation; `problem` the problem+json bodies; `lost`
+//! the bodies that kill a connection; `oversized` the bodies too big to read; `session_fault`
+//! the session endpoint's persistent faults.
 
+mod accounts;
 mod checks;
+mod config;
 mod control;
 mod identity;
+mod incoming;
 mod lost;
 mod oversized;
 mod problem;
@@ -34,12 +42,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::Uri;
 use axum::routing::{get, post};
-use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
 
+pub use config::{FakeAccount, FakePayrocConfig, RecordedSessionRequest};
 pub use control::{STANDIN_SCRIPT, standin_integrity};
 pub use identity::IdentityFault;
 pub use session_fault::SessionFault;
@@ -50,62 +58,6 @@ use state::{Counters, FakeState, Shared};
 
 /// Real session bodies are about 60 bytes; anything near this limit is a client bug.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Start-up settings.
-#[derive(Clone)]
-pub struct FakePayrocConfig {
-    /// The only `x-api-key` the identity endpoint accepts.
-    pub api_key: String,
-    /// `expires_in` of issued Bearer tokens (whole seconds on the wire, at least 1). The fake
-    /// itself honours the exact duration, so sub-second lifetimes make short expiry tests.
-    pub token_lifetime: Duration,
-    /// Lifetime of session tokens (Payroc: 10 minutes).
-    pub session_lifetime: Duration,
-    /// Processing terminals that exist.
-    pub terminals: Vec<String>,
-}
-
-impl Default for FakePayrocConfig {
-    fn default() -> Self {
-        Self {
-            api_key: "demo-api-key".to_owned(),
-            token_lifetime: Duration::from_secs(3600),
-            session_lifetime: Duration::from_secs(600),
-            terminals: vec!["1234001".to_owned(), "1234002".to_owned()],
-        }
-    }
-}
-
-// Hand-written so the API key never reaches a log line.
-impl fmt::Debug for FakePayrocConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FakePayrocConfig")
-            .field("api_key", &"<redacted>")
-            .field("token_lifetime", &self.token_lifetime)
-            .field("session_lifetime", &self.session_lifetime)
-            .field("terminals", &self.terminals)
-            .finish()
-    }
-}
-
-/// One request the session endpoint received (after it was read), for assertions.
-#[derive(Clone, Debug)]
-pub struct RecordedSessionRequest {
-    /// Path segment as received (percent-decoded).
-    pub terminal: String,
-    /// Raw `Authorization` header.
-    pub authorization: Option<String>,
-    /// Raw `Idempotency-Key` header.
-    pub idempotency_key: Option<String>,
-    /// Raw `Content-Type` header.
-    pub content_type: Option<String>,
-    /// Raw `Accept` header.
-    pub accept: Option<String>,
-    /// The body, if it parsed as JSON.
-    pub body: Option<Value>,
-    /// Status the fake answered (or would have, for a dropped connection).
-    pub status: u16,
-}
 
 /// A running fake. Cheap to clone; dropping every handle or calling [`FakePayroc::shutdown`]
 /// stops the server.
@@ -131,8 +83,10 @@ impl fmt::Debug for FakePayroc {
 }
 
 impl FakePayroc {
-    /// Binds `127.0.0.1:0` and serves until shut down.
+    /// Binds `127.0.0.1:0` and serves until shut down. Fails (`InvalidInput`) if two accounts
+    /// share an API key or a terminal.
     pub async fn start(config: FakePayrocConfig) -> io::Result<Self> {
+        config.validate()?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config, addr));
@@ -185,12 +139,13 @@ impl FakePayroc {
         self.url("/_control")
     }
 
-    /// The API key currently accepted.
+    /// The first account's API key.
     pub fn api_key(&self) -> String {
         self.state().config.api_key.clone()
     }
 
-    /// Makes the identity endpoint misbehave until set back to [`IdentityFault::None`].
+    /// Makes the identity endpoint misbehave, for every key, until set back to
+    /// [`IdentityFault::None`].
     pub fn set_identity_fault(&self, fault: IdentityFault) {
         self.state().identity_fault = fault;
     }
@@ -200,7 +155,8 @@ impl FakePayroc {
         self.state().session_fault = fault;
     }
 
-    /// Rotates the accepted API key; the old one gets 401 from now on.
+    /// Rotates the first account's API key; the old one gets 401 from now on. Tokens already
+    /// issued stay good (and remember the old key).
     pub fn set_api_key(&self, key: &str) {
         key.clone_into(&mut self.state().config.api_key);
     }
@@ -240,7 +196,7 @@ impl FakePayroc {
         self.state().identity_latency = latency;
     }
 
-    /// Every Bearer token issued so far becomes invalid (401).
+    /// Every Bearer token issued so far, for any key, becomes invalid (401).
     pub fn revoke_all_tokens(&self) {
         self.state().tokens.clear();
     }
@@ -253,7 +209,7 @@ impl FakePayroc {
         }
     }
 
-    /// Every `POST /authorize` received, whatever the outcome.
+    /// Every `POST /authorize` received, whatever the key and the outcome.
     pub fn identity_calls(&self) -> u64 {
         self.counters().identity_calls.load(Ordering::Relaxed)
     }
@@ -263,7 +219,7 @@ impl FakePayroc {
         self.counters().tokens_issued.load(Ordering::Relaxed)
     }
 
-    /// Every POST to the sessions path received.
+    /// Every POST to the sessions path received, whatever the token.
     pub fn session_calls(&self) -> u64 {
         self.counters().session_calls.load(Ordering::Relaxed)
     }

@@ -56,6 +56,18 @@ pub(super) fn not_authorized() -> Problem {
     )
 }
 
+/// Payroc's 403 for a processing terminal the caller may not use (or that does not exist).
+pub(super) fn forbidden_terminal(url: &str) -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Forbidden",
+        "You do not have the required permissions to perform this action",
+    )
+    .with("instance", url)
+    .with("resource", "processingTerminal")
+}
+
 pub(super) fn validation_failed(errors: Vec<Value>) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,

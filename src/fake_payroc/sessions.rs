@@ -6,11 +6,10 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -22,12 +21,12 @@ use uuid::Uuid;
 use super::checks::{
     bearer_token, check_accept, check_content_type, check_idempotency_key, validate_body,
 };
+use super::incoming::Incoming;
 use super::lost::abort_after_head;
 use super::oversized::oversized;
-use super::problem::{Problem, key_in_use, not_authorized, problem_for_status};
+use super::problem::{Problem, forbidden_terminal, key_in_use, not_authorized, problem_for_status};
 use super::session_fault::{CreatedBody, SESSION_PREFIX};
 use super::state::{FakeState, Shared, StoredSession};
-use super::{MAX_BODY_BYTES, RecordedSessionRequest};
 
 pub(super) const SESSIONS_ROUTE: &str =
     "/v1/processing-terminals/{processingTerminalId}/hosted-fields-sessions";
@@ -37,23 +36,6 @@ const TERMINAL_ID_CHARS: RangeInclusive<usize> = 4..=50;
 const EXPIRES_AT_FORMAT: &[BorrowedFormatItem<'_>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
 );
-
-/// A session request as read off the wire.
-struct Incoming {
-    /// Percent-decoded path segment.
-    terminal: String,
-    /// Raw request path: part of what an idempotency key is bound to.
-    path: String,
-    /// Absolute request URL, for `instance`.
-    url: String,
-    /// Absolute URL of the path alone: new sessions are located under it.
-    resource_url: String,
-    authorization: Option<String>,
-    idempotency_key: Option<String>,
-    content_type: Option<String>,
-    accept: Option<String>,
-    body: Bytes,
-}
 
 pub(super) async fn create_session(
     State(shared): State<Arc<Shared>>,
@@ -73,62 +55,6 @@ pub(super) async fn create_session(
         "fake payroc answered a session request"
     );
     reply.into_response()
-}
-
-impl Incoming {
-    async fn read(
-        origin: &str,
-        terminal: Result<Path<String>, PathRejection>,
-        request: Request,
-    ) -> Self {
-        let (parts, body) = request.into_parts();
-        let path = parts.uri.path().to_owned();
-        // A segment that is not UTF-8 once decoded names no terminal; keep it raw (→ 403).
-        let terminal = terminal.map_or_else(|_| raw_segment(&path), |Path(id)| id);
-        // An oversized body reads as empty, which then fails JSON parsing (→ 400).
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .unwrap_or_default();
-        let header = |name| header_text(&parts.headers, name);
-        Self {
-            terminal,
-            url: format!("{origin}{}", parts.uri),
-            resource_url: format!("{origin}{path}"),
-            authorization: header("authorization"),
-            idempotency_key: header("idempotency-key"),
-            content_type: header("content-type"),
-            accept: header("accept"),
-            body,
-            path,
-        }
-    }
-
-    fn record(&self, status: StatusCode) -> RecordedSessionRequest {
-        RecordedSessionRequest {
-            terminal: self.terminal.clone(),
-            authorization: self.authorization.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            content_type: self.content_type.clone(),
-            accept: self.accept.clone(),
-            body: serde_json::from_slice(&self.body).ok(),
-            status: status.as_u16(),
-        }
-    }
-}
-
-/// `/v1/processing-terminals/{id}/...` → `{id}`, undecoded.
-fn raw_segment(path: &str) -> String {
-    path.split('/').nth(3).unwrap_or_default().to_owned()
-}
-
-/// All values of a header, joined as HTTP allows; lossy so odd bytes still get recorded.
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<String> = headers
-        .get_all(name)
-        .iter()
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        .collect();
-    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// What a session request earns.
@@ -179,6 +105,7 @@ impl Shared {
     /// Decides, counts, records and consumes a pending drop, all under one lock.
     fn answer_session(&self, incoming: &Incoming) -> SessionReply {
         let mut state = self.lock();
+        let api_key = state.count_token_owner(incoming.authorization.as_deref());
         let reply = match state.decide_session(incoming) {
             Err(problem) => SessionReply::Problem(problem),
             Ok((session, created)) => {
@@ -199,7 +126,9 @@ impl Shared {
                 }
             }
         };
-        state.requests.push(incoming.record(reply.status()));
+        state
+            .requests
+            .push(incoming.record(reply.status(), api_key));
         reply
     }
 }
@@ -210,13 +139,13 @@ impl FakeState {
         if let Some(problem) = self.take_injected_failure() {
             return Err(problem);
         }
-        self.check_bearer(incoming.authorization.as_deref())?;
+        let account = self.check_bearer(incoming.authorization.as_deref())?;
         let key = check_idempotency_key(incoming.idempotency_key.as_deref())?;
         check_content_type(incoming.content_type.as_deref())?;
         check_accept(incoming.accept.as_deref())?;
         let body = validate_body(&incoming.body)?;
-        self.check_terminal(&incoming.terminal, &incoming.url)?;
-        self.replay_or_create(key, incoming, body)
+        self.check_terminal(&incoming.terminal, &incoming.url, account)?;
+        self.replay_or_create(account, key, incoming, body)
     }
 
     fn take_injected_failure(&mut self) -> Option<Problem> {
@@ -230,34 +159,54 @@ impl FakeState {
         Some(problem_for_status(self.failure_status))
     }
 
-    fn check_bearer(&self, authorization: Option<&str>) -> Result<(), Problem> {
-        let live = authorization
-            .and_then(bearer_token)
-            .and_then(|token| self.tokens.get(token))
-            .is_some_and(|(issued, lifetime)| issued.elapsed() < *lifetime);
-        if live { Ok(()) } else { Err(not_authorized()) }
+    /// The API key of the token `authorization` names, live or not, counted as one session
+    /// call for that key; `None` if the fake did not issue it (or revoked it).
+    fn count_token_owner(&mut self, authorization: Option<&str>) -> Option<String> {
+        let token = authorization.and_then(bearer_token)?;
+        let api_key = self.tokens.get(token)?.api_key.clone();
+        *self
+            .session_calls_by_key
+            .entry(api_key.clone())
+            .or_default() += 1;
+        Some(api_key)
     }
 
-    fn check_terminal(&self, terminal: &str, url: &str) -> Result<(), Problem> {
+    /// The account a live Bearer token was issued for.
+    fn check_bearer(&self, authorization: Option<&str>) -> Result<usize, Problem> {
+        authorization
+            .and_then(bearer_token)
+            .and_then(|token| self.tokens.get(token))
+            .filter(|token| token.is_live())
+            .map(|token| token.account)
+            .ok_or_else(not_authorized)
+    }
+
+    /// A terminal of another account earns the very 403 an unknown one does, as Payroc's
+    /// permissions check cannot tell "not yours" from "does not exist".
+    fn check_terminal(&self, terminal: &str, url: &str, account: usize) -> Result<(), Problem> {
         let well_formed = TERMINAL_ID_CHARS.contains(&terminal.chars().count());
-        if well_formed && self.config.terminals.iter().any(|known| known == terminal) {
+        if well_formed && self.account_of_terminal(terminal) == Some(account) {
             return Ok(());
         }
-        let detail = "You do not have the required permissions to perform this action";
-        let problem = Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail);
-        Err(problem
-            .with("instance", url)
-            .with("resource", "processingTerminal"))
+        Err(forbidden_terminal(url))
     }
 
     /// Payroc binds a key to the URI and body: same both → replay verbatim, else 409.
+    ///
+    /// Keys are scoped per account, as Payroc's idempotency records belong to the caller: one
+    /// API key's token can never replay another's session, nor learn (by a 409) which keys
+    /// another account used. The URI alone could not promise that, since a 403 for a foreign
+    /// terminal comes first anyway; the scope also keeps replays working across the tokens of
+    /// one account, a rotated key included.
     fn replay_or_create(
         &mut self,
+        account: usize,
         key: &str,
         incoming: &Incoming,
         body: Value,
     ) -> Result<(StoredSession, bool), Problem> {
-        if let Some(stored) = self.sessions.get(key) {
+        let scoped = (account, key.to_owned());
+        if let Some(stored) = self.sessions.get(&scoped) {
             return if stored.path == incoming.path && stored.body == body {
                 Ok((stored.clone(), false))
             } else {
@@ -272,7 +221,7 @@ impl FakeState {
             token: random_session_token(),
             expires_at: OffsetDateTime::now_utc() + self.config.session_lifetime,
         };
-        self.sessions.insert(key.to_owned(), session.clone());
+        self.sessions.insert(scoped, session.clone());
         Ok((session, true))
     }
 }

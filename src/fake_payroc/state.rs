@@ -1,9 +1,10 @@
 //! What the fake's handlers share: one mutex-guarded [`FakeState`] (config, injected faults,
-//! issued tokens, the idempotency store, the request log) beside lock-free [`Counters`].
+//! issued tokens, the idempotency store, the request log, per-key counters) beside lock-free
+//! [`Counters`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,22 +27,65 @@ pub(super) struct Counters {
     pub(super) tokens_issued: AtomicU64,
     pub(super) session_calls: AtomicU64,
     pub(super) sessions_created: AtomicU64,
+    /// Identity calls inside the handler right now, latency included.
+    pub(super) identity_in_flight: AtomicU64,
+    /// The most `identity_in_flight` has ever been.
+    pub(super) identity_peak_in_flight: AtomicU64,
+}
+
+/// Holds one place in `identity_in_flight` until dropped, even if the handler is cancelled.
+pub(super) struct InFlight<'a>(&'a AtomicU64);
+
+impl Counters {
+    pub(super) fn enter_identity(&self) -> InFlight<'_> {
+        let now = self.identity_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.identity_peak_in_flight
+            .fetch_max(now, Ordering::SeqCst);
+        InFlight(&self.identity_in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub(super) struct FakeState {
     pub(super) config: FakePayrocConfig,
     pub(super) identity_fault: IdentityFault,
+    /// Faults for one presented `x-api-key` only; the global `identity_fault` wins over them.
+    pub(super) identity_faults_by_key: HashMap<String, IdentityFault>,
     pub(super) session_fault: SessionFault,
     pub(super) identity_latency: Duration,
     pub(super) session_latency: Duration,
     pub(super) failures_left: u32,
     pub(super) failure_status: u16,
     pub(super) drops_left: u32,
-    /// Bearer token → when it was issued and for how long it is good.
-    pub(super) tokens: HashMap<String, (Instant, Duration)>,
-    /// `Idempotency-Key` → the request it was first used with and the 201 it earned.
-    pub(super) sessions: HashMap<String, StoredSession>,
+    /// Bearer token → what it was issued for.
+    pub(super) tokens: HashMap<String, IssuedToken>,
+    /// (account, `Idempotency-Key`) → the request it was first used with and the 201 it earned.
+    pub(super) sessions: HashMap<(usize, String), StoredSession>,
     pub(super) requests: Vec<RecordedSessionRequest>,
+    /// `POST /authorize` calls by the `x-api-key` they presented.
+    pub(super) identity_calls_by_key: HashMap<String, u64>,
+    /// Session POSTs by the API key their Bearer token was issued for.
+    pub(super) session_calls_by_key: HashMap<String, u64>,
+}
+
+/// A Bearer token: when it was issued, for how long, and for which account and key.
+pub(super) struct IssuedToken {
+    pub(super) issued: Instant,
+    pub(super) lifetime: Duration,
+    /// Index into [`FakePayrocConfig::accounts`]: stays put when `set_api_key` rotates a key.
+    pub(super) account: usize,
+    pub(super) api_key: String,
+}
+
+impl IssuedToken {
+    pub(super) fn is_live(&self) -> bool {
+        self.issued.elapsed() < self.lifetime
+    }
 }
 
 /// A created session plus the request that created it, for idempotent replay.
@@ -60,6 +104,7 @@ impl Shared {
         let state = FakeState {
             config,
             identity_fault: IdentityFault::None,
+            identity_faults_by_key: HashMap::new(),
             session_fault: SessionFault::None,
             identity_latency: Duration::ZERO,
             session_latency: Duration::ZERO,
@@ -69,6 +114,8 @@ impl Shared {
             tokens: HashMap::new(),
             sessions: HashMap::new(),
             requests: Vec::new(),
+            identity_calls_by_key: HashMap::new(),
+            session_calls_by_key: HashMap::new(),
         };
         Self {
             state: Mutex::new(state),
@@ -80,5 +127,23 @@ impl Shared {
     /// A panicking test must not wedge every later request, so poisoning is ignored.
     pub(super) fn lock(&self) -> MutexGuard<'_, FakeState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FakeState {
+    /// The account whose key is `presented` (the first, if a rotation made two share it).
+    pub(super) fn account_of_key(&self, presented: &[u8]) -> Option<(usize, &str)> {
+        self.config
+            .accounts()
+            .enumerate()
+            .find(|(_, (key, _))| key.as_bytes() == presented)
+            .map(|(account, (key, _))| (account, key))
+    }
+
+    /// The account a processing terminal belongs to.
+    pub(super) fn account_of_terminal(&self, terminal: &str) -> Option<usize> {
+        self.config
+            .accounts()
+            .position(|(_, terminals)| terminals.iter().any(|known| known == terminal))
     }
 }

@@ -738,4 +738,5 @@ fn debug_output_hides_the_api_key() {
     assert!(!format!("{config:?}").contains("super-secret-key"));
 }
 
+mod accounts;
 mod oversized;
