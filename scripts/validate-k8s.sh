@@ -445,7 +445,7 @@ if tenants is not None:
         for o in a.get("origins") or []:
             check(isinstance(o, str) and ORIGIN.fullmatch(o), f"account {n}: origin {o}",
                   f"account {n}: origin {o!r} is not https://host[:port] (exact origin, no path)")
-        if extra := set(a) - {"name", "api_key", "api_key_file", "terminals", "origins"}:
+        if extra := set(a) - {"name", "api_key", "api_key_file", "terminals", "origins", "apple_pay_domains"}:
             warnings.append(f"account {n}: fields {sorted(extra)} unknown to this script (check-config decides)")
     dup_terms = sorted({t for t in all_terminals if all_terminals.count(t) > 1})
     if dup_terms:
@@ -456,8 +456,9 @@ if tenants is not None:
               f"service {n}: inline key in a ConfigMap, which is not a secret: use key_file and a Secret")
         if check("key_file" in s_, f"service {n} has a key_file", f"service {n}: no key_file"):
             secret_file(f"service {n} key_file", s_["key_file"])
-        check(s_.get("account") in account_names, f"service {n} acts for account {s_.get('account')}",
-              f"service {n}: account {s_.get('account')!r} is not defined ({sorted(account_names)})")
+        acct = s_.get("account", "default")
+        check(acct in account_names, f"service {n} acts for account {acct}",
+              f"service {n}: account {acct!r} is not defined ({sorted(account_names)})")
         api = s_.get("payroc_api") or []
         check(bool(api) and all(isinstance(r, str) and API_RULE.fullmatch(r) for r in api),
               f"service {n}: payroc_api {api}", f"service {n}: payroc_api must list \"METHOD /path\" rules: {api}")
