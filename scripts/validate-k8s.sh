@@ -456,7 +456,8 @@ if tenants is not None:
               f"service {n}: inline key in a ConfigMap, which is not a secret: use key_file and a Secret")
         if check("key_file" in s_, f"service {n} has a key_file", f"service {n}: no key_file"):
             secret_file(f"service {n} key_file", s_["key_file"])
-        acct = s_.get("account", "default")
+        # Without `account`: the only account, else `default` (as the broker resolves it).
+        acct = s_.get("account") or (next(iter(account_names)) if len(account_names) == 1 else "default")
         check(acct in account_names, f"service {n} acts for account {acct}",
               f"service {n}: account {acct!r} is not defined ({sorted(account_names)})")
         api = s_.get("payroc_api") or []
