@@ -168,29 +168,16 @@ check(len(DOCUMENTED) >= 20, f"{len(DOCUMENTED)} keys documented in config/defau
 defaults = {env_name(s, k): ",".join(map(str, v)) if isinstance(v, list) else v
             for s, t in tomllib.loads(Path("config/default.toml").read_text()).items() for k, v in t.items()}
 
-# The tenants file (BROKER__TENANTS__*, per-account metrics) is being built on main in parallel
-# with these manifests. While neither config/default.toml nor src/ knows a single piece of it,
-# its key and metric names are reported as WARN instead of FAIL, so that the manifests can go
-# in first; as soon as any of it exists, every name is checked strictly again.
-# TODO: drop TENANTS_PENDING (and this comment) once main has the tenants file.
-TENANTS_KEYS = {"BROKER__TENANTS__FILE", "BROKER__TENANTS__WATCH_INTERVAL_MS"}
-TENANTS_METRICS = {"broker_token_key_rejected", "broker_tenants_reloads_total", "broker_accounts"}
 metric_names = set()
 for p in glob.glob("src/**/*.rs", recursive=True):
     metric_names |= set(re.findall(r'"(broker_[a-z0-9_]+)"', Path(p).read_text()))
-TENANTS_PENDING = not (TENANTS_KEYS & KNOWN) and not (TENANTS_METRICS & metric_names)
-if TENANTS_PENDING:
-    warnings.append("the tenants file is not in config/default.toml, src/config/ or src/ metrics yet: "
-                    f"{', '.join(sorted(TENANTS_KEYS | TENANTS_METRICS))} only WARN until it is")
 
 
 def check_keys(where, names):
     for n in names:
         if not n.startswith("BROKER"):
             continue
-        if n not in KNOWN and TENANTS_PENDING and n in TENANTS_KEYS:
-            warnings.append(f"{where}: {n} is not known to this checkout yet (tenants file pending)")
-        elif n not in KNOWN:
+        if n not in KNOWN:
             errors.append(f"{where}: unknown configuration key {n} (not in config/default.toml "
                           f"nor src/config.rs; the broker would exit at start-up)")
         elif n not in DOCUMENTED:
@@ -625,9 +612,7 @@ for f, pr in rules_found:
                     problems.append("unbalanced brackets in expr")
                 used = set(re.findall(r"\bbroker_[a-z0-9_]+", expr))
                 for m in sorted(used):
-                    if metric_names and m not in series and TENANTS_PENDING and m in TENANTS_METRICS:
-                        warnings.append(f"{where}: metric {m} is not in src/ yet (tenants file pending)")
-                    elif metric_names and m not in series:
+                    if metric_names and m not in series:
                         problems.append(f"unknown metric {m}")
                 # Token and session metrics exist once per account: an aggregation that drops
                 # `account` lets one account's outage hide behind the healthy ones.

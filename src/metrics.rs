@@ -120,7 +120,8 @@ impl Metrics {
     /// The Prometheus text exposition (set the account gauges first: [`Metrics::set_account_token`]).
     pub fn render(&self) -> String {
         let in_flight = self.0.in_flight.load(Ordering::Relaxed);
-        self.gauge(Key::from_static_name(IN_FLIGHT))
+        #[allow(clippy::cast_precision_loss)] // a count of requests, far below 2^52
+        self.gauge(&Key::from_static_name(IN_FLIGHT))
             .set(in_flight as f64);
         self.upkeep();
         self.0.handle.render()
@@ -192,12 +193,12 @@ impl Metrics {
         InFlight(Arc::clone(&self.0.in_flight))
     }
 
-    fn gauge(&self, key: Key) -> Gauge {
-        self.0.recorder.register_gauge(&key, &METADATA)
+    fn gauge(&self, key: &Key) -> Gauge {
+        self.0.recorder.register_gauge(key, &METADATA)
     }
 
-    fn counter(&self, key: Key) -> Counter {
-        self.0.recorder.register_counter(&key, &METADATA)
+    fn counter(&self, key: &Key) -> Counter {
+        self.0.recorder.register_counter(key, &METADATA)
     }
 }
 

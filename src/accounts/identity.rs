@@ -2,7 +2,7 @@
 //! with every account's identity calls sharing a few slots so that warming up many accounts
 //! (at start-up, or after a reload that adds them) is never a burst.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -25,11 +25,9 @@ struct IdentitySource {
 }
 
 impl TokenSource for IdentitySource {
-    fn fetch(&self) -> impl Future<Output = Result<AccessToken, PayrocError>> + Send {
-        async {
-            let _slot = self.slots.acquire().await.expect("never closed");
-            self.client.authorize(&self.api_key).await
-        }
+    async fn fetch(&self) -> Result<AccessToken, PayrocError> {
+        let _slot = self.slots.acquire().await.expect("never closed");
+        self.client.authorize(&self.api_key).await
     }
 }
 

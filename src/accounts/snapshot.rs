@@ -133,11 +133,11 @@ impl Snapshot {
     pub fn route(
         &self,
         requested: Option<&str>,
-        requester: Requester<'_>,
+        who: Requester<'_>,
     ) -> Result<(&Arc<Account>, &Terminal), RouteError> {
         const NOT_ALLOWED: &str = "processingTerminalId is not a terminal this broker may use.";
         let Some(id) = requested else {
-            let account = match requester {
+            let account = match who {
                 Requester::Service(service) => Some(self.services[service].account),
                 Requester::Browser(Some(origin)) => {
                     self.origins.get(origin).copied().or(self.default)
@@ -153,7 +153,7 @@ impl Snapshot {
             .get(id)
             .ok_or(RouteError::Forbidden(NOT_ALLOWED))?;
         let account = &self.accounts[index];
-        match requester {
+        match who {
             Requester::Operator => {}
             Requester::Service(service) if self.services[service].account == index => {}
             Requester::Service(_) => {

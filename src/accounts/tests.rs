@@ -87,6 +87,7 @@ fn routed(
         .map(|(a, t)| (a.name.to_string(), t.id.clone()))
 }
 
+#[allow(clippy::unnecessary_wraps)] // compared with `routed`'s result
 fn ok(account: &str, terminal: &str) -> Result<(String, String), RouteError> {
     Ok((account.into(), terminal.into()))
 }

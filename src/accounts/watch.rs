@@ -1,7 +1,9 @@
 //! Reloading the tenants file: on `SIGHUP`, on [`Reload::now`] and whenever what it was built
-//! from changes (the file's content, read by path, so a ConfigMap's symlink swap is seen, and
+//! from changes (the file's content, read by path, so a `ConfigMap`'s symlink swap is seen, and
 //! the service key files it names). A file that does not load changes nothing: one log line,
-//! counted, shown in `/status`, and not logged again until the content changes once more.
+//! counted, shown in `/status`. It is tried again at every check (a Secret holding a new
+//! account's key may arrive after the `ConfigMap` naming it) but reported again only when the
+//! problem changes.
 
 use std::{path::Path, sync::Arc};
 
@@ -56,6 +58,8 @@ pub async fn run(
     };
     let mut hangup = hangup_signal();
     let mut seen = inputs(&path, &spec);
+    // The last rejection's message, while the file does not load.
+    let mut rejected: Option<String> = None;
     let mut every = tokio::time::interval(settings.tenants.watch_interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -66,9 +70,10 @@ pub async fn run(
             () = stop.cancelled() => return,
         };
         let now = inputs(&path, &spec);
-        if now == seen && !forced {
+        if now == seen && !forced && rejected.is_none() {
             continue;
         }
+        let changed = now != seen || forced;
         seen = now;
         match tenants::load(&settings) {
             Ok(loaded) => {
@@ -86,10 +91,15 @@ pub async fn run(
                 // Key files named by the new services are watched from now on.
                 seen = inputs(&path, &loaded);
                 spec = loaded;
+                rejected = None;
             }
             Err(error) => {
-                tracing::error!(%error, "tenants file rejected; still serving the accounts it had");
-                directory.record_reload(Err(error.to_string()));
+                let error = error.to_string();
+                if changed || rejected.as_ref() != Some(&error) {
+                    tracing::error!(%error, "tenants file rejected; still serving the accounts it had");
+                    directory.record_reload(Err(error.clone()));
+                }
+                rejected = Some(error);
             }
         }
     }

@@ -60,40 +60,40 @@ impl Metrics {
             RefreshOutcome::KeyUnavailable => "key_unavailable",
         };
         let labels = vec![Label::from_static_parts("outcome", outcome)];
-        self.counter(account_key(TOKEN_REFRESHES, account, labels))
+        self.counter(&account_key(TOKEN_REFRESHES, account, labels))
             .increment(1);
     }
 
     /// Set for every account just before each scrape, so the values are exact when read.
     pub fn set_account_token(&self, account: &str, gauges: TokenGauges) {
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
-        self.gauge(account_key(TOKEN_EXPIRES_IN, account, Vec::new()))
+        self.gauge(&account_key(TOKEN_EXPIRES_IN, account, Vec::new()))
             .set(gauges.expires_in.map_or(0.0, |d| d.as_secs_f64()));
-        self.gauge(account_key(TOKEN_USABLE, account, Vec::new()))
+        self.gauge(&account_key(TOKEN_USABLE, account, Vec::new()))
             .set(flag(gauges.usable));
-        self.gauge(account_key(TOKEN_KEY_REJECTED, account, Vec::new()))
+        self.gauge(&account_key(TOKEN_KEY_REJECTED, account, Vec::new()))
             .set(flag(gauges.key_rejected));
     }
 
     pub fn set_accounts(&self, count: usize) {
         #[allow(clippy::cast_precision_loss)]
-        self.gauge(Key::from_static_name(ACCOUNTS))
+        self.gauge(&Key::from_static_name(ACCOUNTS))
             .set(count as f64);
     }
 
     /// The account's "created" series, registered once per account (the hot path).
     pub fn sessions_created(&self, account: &str) -> Counter {
-        self.counter(session_key(account, 201))
+        self.counter(&session_key(account, 201))
     }
 
     /// One answered session request that was not a 201 of a known account.
     pub fn session(&self, account: &str, status: u16) {
-        self.counter(session_key(account, status)).increment(1);
+        self.counter(&session_key(account, status)).increment(1);
     }
 
     pub fn tenants_reload(&self, applied: bool) {
         let outcome = if applied { "applied" } else { "rejected" };
-        self.counter(Key::from_parts(
+        self.counter(&Key::from_parts(
             TENANTS_RELOADS,
             vec![Label::from_static_parts("outcome", outcome)],
         ))
