@@ -1,14 +1,19 @@
 //! `demo` mode: an in-process fake Payroc on a loopback port and the broker talking to it over
 //! real HTTP, plus a demo checkout page at `/`. Needs no credentials and no network.
+//!
+//! Two shops, two accounts: `default` (terminals 1234001-2, any origin) and `second-shop`
+//! (terminal 2234001, bound to `http://localhost:PORT`), each with its own key at the fake.
+//! The page at `http://127.0.0.1:PORT/` gets the first's sessions, at
+//! `http://localhost:PORT/` the second's.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use axum::{Router, response::Html, routing::get};
 use secrecy::SecretString;
 
 use crate::{
     config::RawSettings,
-    fake_payroc::{FakePayroc, FakePayrocConfig, standin_integrity},
+    fake_payroc::{FakeAccount, FakePayroc, FakePayrocConfig, standin_integrity},
     http::state::AppState,
 };
 
@@ -28,7 +33,14 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     } else {
         fake_config.terminals.clone_from(&raw.payroc.terminals);
     }
+    fake_config.other_accounts.push(FakeAccount {
+        api_key: SECOND_KEY.to_owned(),
+        terminals: vec![SECOND_TERMINAL.to_owned()],
+    });
     let fake = FakePayroc::start(fake_config).await?;
+    if raw.tenants.file.is_none() {
+        raw.tenants.file = Some(second_shop(raw)?);
+    }
     raw.payroc.identity_url = Some(fake.identity_url().to_string());
     raw.payroc.api_url = Some(fake.api_url().to_string());
     raw.payroc.api_key = Some(SecretString::from(fake.api_key()));
@@ -45,6 +57,29 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     let quarter = raw.demo.session_lifetime_secs * 1000 / 4;
     raw.payroc.session_expiry_margin_ms = raw.payroc.session_expiry_margin_ms.min(quarter);
     Ok(fake)
+}
+
+const SECOND_KEY: &str = "demo-api-key-second-shop";
+const SECOND_TERMINAL: &str = "2234001";
+
+/// Writes the tenants file of the second shop, bound to `http://localhost:PORT`. Port 0 is
+/// resolved to a free port first, so the origin is known before the broker binds.
+fn second_shop(raw: &mut RawSettings) -> std::io::Result<PathBuf> {
+    if raw.server.listen.port() == 0 {
+        let probe = std::net::TcpListener::bind(raw.server.listen)?;
+        raw.server.listen = probe.local_addr()?;
+    }
+    let dir = std::env::temp_dir().join(format!("hosted-fields-broker-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("tenants.toml");
+    let toml = format!(
+        "# Written by `demo`: a second shop with its own Payroc key, bound to its origin.\n\
+         [[account]]\nname = \"second-shop\"\napi_key = \"{SECOND_KEY}\"\n\
+         terminals = [\"{SECOND_TERMINAL}\"]\norigins = [\"http://localhost:{}\"]\n",
+        raw.server.listen.port()
+    );
+    std::fs::write(&file, toml)?;
+    Ok(file)
 }
 
 /// The page at `/`.

@@ -46,6 +46,20 @@ describe("the demo checkout", () => {
     await page.context().close();
   });
 
+  it("serves two shops: each loopback origin gets its own account's terminal", async () => {
+    const port = new URL(broker.url).port;
+    const shops = [[`http://127.0.0.1:${port}`, "1234001"], [`http://localhost:${port}`, "2234001"]];
+    for (const [origin, terminal] of shops) {
+      const page = await newPage(browser);
+      await page.goto(`${origin}/`);
+      const session = await waitForReady(page);
+      assert.equal(session.processingTerminalId, terminal, origin);
+      assert.equal(await page.locator("#terminal").textContent(), terminal);
+      assert.deepEqual(page.uncaught, []);
+      await page.context().close();
+    }
+  });
+
   it("runs the caller's submissionSuccess handler when the shopper pays", async () => {
     const page = await newPage(browser);
     await page.goto(`${broker.url}/`);
