@@ -69,7 +69,8 @@ fn second_shop(raw: &mut RawSettings) -> std::io::Result<PathBuf> {
         let probe = std::net::TcpListener::bind(raw.server.listen)?;
         raw.server.listen = probe.local_addr()?;
     }
-    let dir = std::env::temp_dir().join(format!("hosted-fields-broker-demo-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("hosted-fields-broker-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("tenants.toml");
     let toml = format!(

@@ -15,7 +15,7 @@ use utoipa::{
 use crate::{
     http::error::Problem,
     payroc::{FieldError, Scenario},
-    routes::{health, metrics, session},
+    routes::{health, metrics, session, status},
 };
 
 #[derive(OpenApi)]
@@ -25,7 +25,7 @@ use crate::{
         description = "Mints Payroc Hosted Fields sessions for checkout pages without exposing the Payroc API key. \
                        Every error is application/problem+json (RFC 9457).",
     ),
-    paths(session::create_session, health::healthz, health::readyz, metrics::metrics),
+    paths(session::create_session, health::healthz, health::readyz, metrics::metrics, status::public),
     components(schemas(session::SessionRequest, session::SessionResponse, Problem, FieldError, Scenario)),
     modifiers(&CallerKey),
 )]
@@ -81,7 +81,7 @@ mod tests {
             assert!(responses.get(status).is_some(), "status {status} missing");
         }
         assert!(responses["400"]["content"]["application/problem+json"].is_object());
-        for path in ["/healthz", "/readyz", "/metrics"] {
+        for path in ["/healthz", "/readyz", "/metrics", "/status"] {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
         }
         let request = &doc["components"]["schemas"]["SessionRequest"]["properties"];

@@ -5,6 +5,9 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+#[path = "api/tenants_helpers.rs"]
+#[allow(dead_code)]
+mod tenants_helpers;
 
 use std::{
     io::Write,
@@ -122,6 +125,79 @@ async fn no_secret_appears_in_logs_even_at_trace() {
         );
     }
     logs_cannot_be_amplified(&capture).await;
+    tenants_secrets_stay_out(&capture).await;
+}
+
+/// Many accounts: their API keys, the service key, their tokens, and a key in a tenants file
+/// that fails to load never reach a line.
+async fn tenants_secrets_stay_out(capture: &Capture) {
+    use tenants_helpers::{ACME_KEY, ACME_ORIGIN, GLOBEX_KEY, ORDERS_KEY, Scratch};
+    let from = capture.0.lock().unwrap().len();
+    let scratch = Scratch::new();
+    let app = tenants_helpers::spawn_tenants_app(&scratch, GLOBEX_KEY, |_| {}).await;
+    app.wait_ready().await;
+    let mut tokens = Vec::new();
+    for request in [
+        app.session_request(Value::Null).bearer_auth(ORDERS_KEY),
+        app.session_request(Value::Null)
+            .header("origin", ACME_ORIGIN),
+        app.session_request(serde_json::json!({"processingTerminalId": "3234001"})),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        tokens.push(
+            response.json::<Value>().await.unwrap()["sessionToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    app.fake.revoke_tokens_for(ACME_KEY);
+    let healed = app
+        .session_request(Value::Null)
+        .header("origin", ACME_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healed.status(), 201);
+    let leaky = "sk_live_tenants_file_secret_0123";
+    let broken = tenants_helpers::tenants_toml(&scratch).replace(
+        "api_key = \"acme-api-key\"",
+        &format!("api_kee = \"{leaky}\""),
+    );
+    scratch.write("tenants.toml", &broken);
+    helpers::eventually(std::time::Duration::from_secs(5), || {
+        let capture = capture.clone();
+        async move {
+            String::from_utf8_lossy(&capture.0.lock().unwrap()[from..])
+                .contains("tenants file rejected")
+        }
+    })
+    .await;
+    let logs = String::from_utf8(capture.0.lock().unwrap()[from..].to_vec()).unwrap();
+    assert!(
+        logs.contains("unknown field `api_kee`"),
+        "the line names the problem"
+    );
+    let bearers = app
+        .fake
+        .session_requests()
+        .into_iter()
+        .filter_map(|r| r.authorization);
+    let mut secrets: Vec<String> = vec![
+        ACME_KEY.into(),
+        GLOBEX_KEY.into(),
+        ORDERS_KEY.into(),
+        leaky.into(),
+    ];
+    secrets.extend(tokens);
+    secrets.extend(bearers.map(|a| a.trim_start_matches("Bearer ").to_owned()));
+    for secret in secrets {
+        assert!(
+            !logs.contains(&secret),
+            "a secret leaked into the logs: {secret:.6}…"
+        );
+    }
 }
 
 /// Unready probes are not warnings, over-long request ids are never logged, and a burst of
