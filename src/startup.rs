@@ -9,7 +9,7 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time:
 use axum::{
     Router,
     extract::Request,
-    http::{Method, header},
+    http::header,
     response::Response,
     routing::{get, post},
 };
@@ -17,8 +17,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceBuilder};
 use tower_http::{
-    catch_panic::CatchPanicLayer,
-    cors::{AllowOrigin, CorsLayer},
+    catch_panic::CatchPanicLayer, cors::CorsLayer,
     sensitive_headers::SetSensitiveRequestHeadersLayer,
 };
 
@@ -29,8 +28,9 @@ use crate::{
     },
     config::Settings,
     http::{
+        cors,
         error::{ApiError, panic_response},
-        layer::{REQUEST_ID, RequestLayer},
+        layer::RequestLayer,
         server,
         state::AppState,
     },
@@ -55,8 +55,6 @@ pub enum StartError {
 /// How often [`upkeep`] runs. Often, so each run is short: folding many seconds of latency
 /// samples at once stalls a worker long enough to show in the p99.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
-/// Browsers may cache a CORS preflight this long.
-const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The broker's routes. `/metrics` is included unless it has its own listener; `extra` (the
 /// demo page) is merged in. Layers go around the whole router ([`serve`]), not into it:
@@ -131,26 +129,6 @@ fn with_layers(
         .service(routes)
 }
 
-/// Exact origins only: `BROKER__CORS__ALLOWED_ORIGINS` and every account's `origins`, as the
-/// directory has them now. None when no origin is allowed and no tenants file could add one:
-/// then no cross-origin call can succeed anyway, and answers need neither CORS headers nor
-/// `Vary: origin`, so the layer (which builds a header map per answer) is left out.
-fn cors(state: &AppState) -> Option<CorsLayer> {
-    if !state.tenants_file && !state.directory.snapshot().has_cors_origins() {
-        return None;
-    }
-    let directory = Arc::clone(&state.directory);
-    let layer = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            directory.snapshot().allows_origin(origin)
-        }))
-        .allow_methods([Method::POST])
-        .allow_headers([header::CONTENT_TYPE, idempotency::HEADER])
-        .expose_headers([header::DATE, header::RETRY_AFTER, REQUEST_ID])
-        .max_age(CORS_MAX_AGE);
-    Some(layer)
-}
-
 /// A bound, ready-to-run broker.
 pub struct Application {
     listener: TcpListener,
@@ -206,7 +184,7 @@ impl Application {
             directory,
             settings.clone(),
             tenants,
-            reload,
+            (reload, watch::hangup_signal()),
             stop_background.clone(),
         ));
         background.spawn(upkeep(state.clone(), stop_background.clone()));
@@ -239,7 +217,14 @@ impl Application {
         let state = self.state.clone();
         let stop = stop_accepting.clone();
         servers.spawn(async move {
-            serve(self.listener, self.router, cors(&state), &state, stop).await
+            serve(
+                self.listener,
+                self.router,
+                cors::layer(&state),
+                &state,
+                stop,
+            )
+            .await
         });
         if let Some((listener, router)) = self.admin {
             // No browser origin is allowed on the admin listener.

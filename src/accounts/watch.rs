@@ -45,18 +45,18 @@ fn inputs(path: &Path, spec: &TenantsSpec) -> [u8; 32] {
     digest.finalize().into()
 }
 
-/// Watches `settings.tenants.file` until `stop`; `spec` is what was loaded at start-up.
+/// Watches `settings.tenants.file` until `stop`; `spec` is what was loaded at start-up and
+/// `hangup` the `SIGHUP` stream, installed before serving (see [`hangup_signal`]).
 pub async fn run(
     directory: Arc<Directory>,
     settings: Settings,
     mut spec: TenantsSpec,
-    reload: Reload,
+    (reload, mut hangup): (Reload, Hangup),
     stop: CancellationToken,
 ) {
     let Some(path) = settings.tenants.file.clone() else {
         return;
     };
-    let mut hangup = hangup_signal();
     let mut seen = inputs(&path, &spec);
     // The last rejection's message, while the file does not load.
     let mut rejected: Option<String> = None;
@@ -105,12 +105,15 @@ pub async fn run(
     }
 }
 
+/// The `SIGHUP` stream, if one could be installed.
 #[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
+pub type Hangup = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
-type Hangup = Option<()>;
+pub type Hangup = Option<()>;
 
-fn hangup_signal() -> Hangup {
+/// Installs the `SIGHUP` handler. Called before the broker serves, so a `SIGHUP` never finds
+/// the default action (which ends the process), with or without a tenants file.
+pub fn hangup_signal() -> Hangup {
     #[cfg(unix)]
     {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod connection;
+pub mod cors;
 pub mod error;
 pub mod layer;
 pub mod server;

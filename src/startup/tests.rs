@@ -4,6 +4,7 @@ use axum::body::{Body, to_bytes};
 use tower::ServiceExt as _;
 
 use super::*;
+use crate::http::layer::REQUEST_ID;
 
 /// One request through every layer, to a router whose only route panics.
 async fn answer(request: axum::http::request::Builder) -> Response {

@@ -3,6 +3,7 @@
 
 mod assets;
 mod binary;
+mod binary_tenants;
 mod edge;
 mod helpers;
 mod idempotency;
@@ -13,6 +14,7 @@ mod reload;
 mod resilience;
 mod session;
 mod shutdown;
+mod status;
 mod tenants;
 mod tenants_helpers;
 mod token;

@@ -278,18 +278,40 @@ async fn a_removed_accounts_gauges_leave_the_exposition() {
     let app = spawn_tenants_app(&scratch, GLOBEX_KEY, |_| {}).await;
     app.wait_ready().await;
     let gauge = r#"broker_token_usable{account="globex"}"#;
-    assert!(app.get("/metrics").await.text().await.unwrap().contains(gauge));
-    let without_globex = tenants_toml(&scratch).replace("name = \"globex\"", "name = \"globex-gone\"");
+    assert!(
+        app.get("/metrics")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(gauge)
+    );
+    let without_globex =
+        tenants_toml(&scratch).replace("name = \"globex\"", "name = \"globex-gone\"");
     let without_globex = without_globex.replace("\"3234001\"", "\"3234009\"");
     scratch.write("tenants.toml", &without_globex);
-    eventually(Duration::from_secs(5), || async { reloads(&app, "applied").await == 1 }).await;
+    eventually(Duration::from_secs(5), || async {
+        reloads(&app, "applied").await == 1
+    })
+    .await;
     // Every gauge is set at each scrape; one no longer set ages out (5 s), so no alert keeps
     // firing for an account that is gone.
     eventually(Duration::from_secs(10), || async {
-        !app.get("/metrics").await.text().await.unwrap().contains(gauge)
+        !app.get("/metrics")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(gauge)
     })
     .await;
     let text = app.get("/metrics").await.text().await.unwrap();
-    assert!(text.contains(r#"broker_token_usable{account="acme"} 1"#), "{text}");
-    assert!(text.contains("broker_session_requests_in_flight 0"), "{text}");
+    assert!(
+        text.contains(r#"broker_token_usable{account="acme"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("broker_session_requests_in_flight 0"),
+        "{text}"
+    );
 }

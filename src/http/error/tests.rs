@@ -1,6 +1,7 @@
 //! Statuses, headers and bodies of the problem answers.
 
 use super::*;
+use crate::{mint::MintError, payroc::PayrocError, token::TokenError};
 
 #[test]
 fn retry_after_rounds_up_to_whole_seconds() {

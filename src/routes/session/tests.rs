@@ -1,7 +1,10 @@
 //! Body parsing and validation, without a server.
 
+use super::body::validate_members;
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::payroc::FieldError;
 
 fn members(value: Value) -> Result<SessionRequest, Vec<FieldError>> {
     let Value::Object(object) = value else {
