@@ -147,6 +147,12 @@ impl Application {
     /// tenants file's watcher.
     pub async fn build(settings: &Settings, extra: Router<AppState>) -> Result<Self, StartError> {
         let tenants = tenants::load(settings)?;
+        let seen = settings
+            .tenants
+            .file
+            .as_deref()
+            .map(|file| watch::inputs(file, &tenants))
+            .unwrap_or_default();
         let listener = TcpListener::bind(settings.server.listen).await?;
         let admin_listener = match settings.server.metrics_listen {
             Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -183,7 +189,10 @@ impl Application {
         background.spawn(watch::run(
             directory,
             settings.clone(),
-            tenants,
+            watch::Loaded {
+                spec: tenants,
+                seen,
+            },
             (reload, watch::hangup_signal()),
             stop_background.clone(),
         ));

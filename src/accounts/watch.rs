@@ -29,7 +29,7 @@ impl Reload {
 
 /// A digest of everything a load reads that can change underneath: the tenants file and the
 /// service key files of the last good load. (API key files are read at each token fetch.)
-fn inputs(path: &Path, spec: &TenantsSpec) -> [u8; 32] {
+pub fn inputs(path: &Path, spec: &TenantsSpec) -> [u8; 32] {
     let mut digest = Sha256::new();
     let mut add = |path: &Path| match std::fs::read(path) {
         Ok(bytes) => {
@@ -45,22 +45,29 @@ fn inputs(path: &Path, spec: &TenantsSpec) -> [u8; 32] {
     digest.finalize().into()
 }
 
-/// Watches `settings.tenants.file` until `stop`; `spec` is what was loaded at start-up and
-/// `hangup` the `SIGHUP` stream, installed before serving (see [`hangup_signal`]).
+/// What the watcher starts from: the start-up load and the [`inputs`] digest taken right
+/// after it (before serving, so a change made meanwhile is still seen as one).
+pub struct Loaded {
+    pub spec: TenantsSpec,
+    pub seen: [u8; 32],
+}
+
+/// Watches `settings.tenants.file` until `stop`; `hangup` is the `SIGHUP` stream, installed
+/// before serving (see [`hangup_signal`]).
 pub async fn run(
     directory: Arc<Directory>,
     settings: Settings,
-    mut spec: TenantsSpec,
+    Loaded { mut spec, mut seen }: Loaded,
     (reload, mut hangup): (Reload, Hangup),
     stop: CancellationToken,
 ) {
     let Some(path) = settings.tenants.file.clone() else {
         return;
     };
-    let mut seen = inputs(&path, &spec);
     // The last rejection's message, while the file does not load.
     let mut rejected: Option<String> = None;
-    let mut every = tokio::time::interval(settings.tenants.watch_interval);
+    let period = settings.tenants.watch_interval;
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let forced = tokio::select! {

@@ -84,11 +84,12 @@ fn sighup_reloads_the_tenants_file() {
         ("BROKER__PAYROC__API_URL", format!("{closed}/v1")),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = broker(&["serve"], &env)
+    let child = broker(&["serve"], &env)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = Killed(child);
     let wait_for = |path: &str, needle: &str| {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -117,7 +118,7 @@ fn sighup_reloads_the_tenants_file() {
         "no reload before the signal"
     );
     let hup = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(hup.success());
@@ -127,10 +128,18 @@ fn sighup_reloads_the_tenants_file() {
         "broker_tenants_reloads_total{outcome=\"applied\"} 1",
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.0.try_wait().unwrap().is_none(),
         "SIGHUP does not stop the broker"
     );
-    child.kill().unwrap();
-    let _ = child.wait();
     std::fs::remove_file(file).unwrap();
+}
+
+/// Kills the child when dropped, so a failing test leaves no broker behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
