@@ -6,7 +6,9 @@ Everything runs on this machine, on loopback: nginx stands in for Payroc with fi
 broker runs its release build at its production log level. wrk drives each with the same
 load, alternating broker / reference / upstream-direct over several rounds; medians are
 reported, and ratios against the reference from the same run (machines here are shared and
-noisy, so absolute numbers mean little). Run through bench/run.sh, which builds and installs.
+noisy, so absolute numbers mean little). Then the many-accounts phase: a generated tenants
+file of 1 000 accounts against a slow, counting identity stand-in (bench/identity.py). Run
+through bench/run.sh, which builds and installs.
 """
 
 import argparse
@@ -21,13 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+from identity import IdentityServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / os.environ.get("BENCH_TARGET_DIR", "target/release")
 BROKER = BUILD / "hosted-fields-broker"
 REFERENCE = BUILD / "bench-reference"
 SESSION_PATH = "/v1/processing-terminals/1234001/hosted-fields-sessions"
+# The many-accounts phase: account i (from 1) is `acct-%04d`, key `key-%04d`, terminal FIRST + i - 1.
+FIRST_TERMINAL = 9000001
 
 
 def free_port():
@@ -144,9 +152,10 @@ def stop(process):
 RESULT = re.compile(r"RESULT rps=(\S+) p50_ms=(\S+) p99_ms=(\S+) p999_ms=(\S+) errors=(\d+) non2xx=(\d+) requests=(\d+)")
 
 
-def wrk(url, connections, seconds, threads=2):
+def wrk(url, connections, seconds, threads=2, script="post.lua", script_args=()):
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(ROOT / "bench" / "post.lua"), url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(ROOT / "bench" / script), url,
+         *(["--", *map(str, script_args)] if script_args else [])],
         check=True, capture_output=True, text=True,
     ).stdout
     match = RESULT.search(out)
@@ -198,12 +207,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
+    parser.add_argument("--accounts", type=int, default=1000, help="accounts in the many-accounts phase")
+    parser.add_argument("--only", choices=["accounts"], help="run only this phase (accounts: the many-accounts phase)")
     parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
     parser.add_argument("--instructions", type=int, metavar="REQUESTS",
                         help="only count instructions per request under callgrind (bench/instructions.sh)")
     args = parser.parse_args()
     if args.smoke:
-        args.rounds, args.seconds, args.warmup, args.burst = 1, 1, 1, 100
+        args.rounds, args.seconds, args.warmup, args.burst, args.accounts = 1, 1, 1, 100, 50
 
     workdir = Path(tempfile.mkdtemp(prefix="hfb-bench-"))
     upstream = Upstream(workdir)
@@ -212,8 +223,14 @@ def main():
         if args.instructions:
             print_instructions(instructions(upstream, args.instructions))
             return
-        servers.append(start_nginx_proxy(upstream))
-        report = run(args, upstream, servers[-1], processes)
+        if args.only == "accounts":
+            report = {"failures": []}
+        else:
+            servers.append(start_nginx_proxy(upstream))
+            report = run(args, upstream, servers[-1], processes)
+        identity = IdentityServer().start()
+        servers.append(identity)
+        report["accounts"] = many_accounts(args, report, upstream, identity, processes)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -221,7 +238,9 @@ def main():
         for server in servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print_report(args, report)
+    if args.only != "accounts":
+        print_report(args, report)
+    print_accounts(args, report["accounts"])
     if report["failures"]:
         print("FAILED: " + "; ".join(report["failures"]))
         sys.exit(1)
@@ -311,6 +330,200 @@ def run(args, upstream, nginx_proxy, processes):
     if summary["broker"]["errors"]:
         report["failures"].append(f"broker runs had {summary['broker']['errors']} errors")
     return report
+
+
+def write_tenants(path, count, rotated=()):
+    """A tenants file of `count` accounts (see FIRST_TERMINAL); accounts whose number is in
+    `rotated` get another literal api_key. Written whole, then renamed into place."""
+    lines = []
+    for i in range(1, count + 1):
+        key = f"key-{i:04d}" + ("-rotated" if i in rotated else "")
+        lines += ["[[account]]", f'name = "acct-{i:04d}"', f'api_key = "{key}"',
+                  f'terminals = ["{FIRST_TERMINAL + i - 1}"]', ""]
+    partial = path.with_suffix(".partial")
+    partial.write_text("\n".join(lines))
+    partial.rename(path)
+
+
+def start_tenants_broker(upstream, identity, port, admin_port, tenants):
+    """The broker with accounts from the tenants file only (no `default`), identity calls to
+    `identity`, sessions to the nginx upstream, `/metrics` and `/status` on `admin_port`. The
+    file is not polled (an hour's interval): the reload is the SIGHUP the phase sends, and a
+    poll catching the new content first would make it two reloads."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BROKER__SERVER__LISTEN": f"127.0.0.1:{port}",
+        "BROKER__SERVER__METRICS_LISTEN": f"127.0.0.1:{admin_port}",
+        "BROKER__PAYROC__IDENTITY_URL": identity.url,
+        "BROKER__PAYROC__API_URL": f"http://127.0.0.1:{upstream.port}/v1",
+        "BROKER__TENANTS__FILE": str(tenants),
+        "BROKER__TENANTS__WATCH_INTERVAL_MS": "3600000",
+        "BROKER__LOG__FORMAT": "json",
+    }
+    started = time.perf_counter()
+    process = subprocess.Popen([str(BROKER), "serve"], env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, started
+
+
+def http_get(url):
+    """(status, body) of a GET; (0, "") when nothing answers yet."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def wait_ready(port, started, process, timeout=120.0, every=0.020):
+    """Seconds from `started` until `/readyz` answers 200, polled every 20 ms."""
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+            return time.perf_counter() - started
+        if process.poll() is not None:
+            raise RuntimeError(f"the broker exited ({process.returncode}) before it was ready")
+        time.sleep(every)
+    raise RuntimeError(f"/readyz on {port} not 200 after {timeout}s")
+
+
+def metric(admin_port, name, **labels):
+    """The sum of the samples of `name` whose labels include `labels` (0 when none)."""
+    body = http_get(f"http://127.0.0.1:{admin_port}/metrics")[1]
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for line in body.splitlines():
+        series, _, value = line.rpartition(" ")
+        if (series == name or series.startswith(name + "{")) and all(w in series for w in wanted):
+            total += float(value)
+    return total
+
+
+def many_accounts(args, report, upstream, identity, processes):
+    """The broker with `args.accounts` accounts (tenants file) against a 20 ms identity:
+    start to ready, peak identity calls in flight, RSS idle (and a 1-account broker's), session
+    throughput over all the accounts' terminals relative to the 1-account broker (alternating
+    rounds, as the main phase), and a reload changing one account's key."""
+    failures, count = report["failures"], args.accounts
+    result = {"count": count}
+    many_file, one_file = upstream.dir / "tenants-many.toml", upstream.dir / "tenants-one.toml"
+    write_tenants(many_file, count)
+    write_tenants(one_file, 1)
+
+    identity.reset()
+    port, admin = free_port(), free_port()
+    many, started = start_tenants_broker(upstream, identity, port, admin, many_file)
+    processes.append(many)
+    result["ready_s"] = wait_ready(port, started, many)
+    counts = identity.counts()
+    result["startup_identity_calls"], result["peak_in_flight"] = counts["total"], counts["peak"]
+    calls = counts["calls"]
+    if calls:  # how many calls the warm-up kept in flight on average, first call to last answer
+        span = max(end for _, end in calls) - min(start for start, _ in calls)
+        result["mean_in_flight"] = sum(end - start for start, end in calls) / span if span > 0 else float("nan")
+    time.sleep(0.5)
+    # Idle: nothing has asked the broker anything but /readyz. Then after one /metrics scrape
+    # (rendering a few series per account), as a Prometheus-scraped broker would be.
+    result["rss_idle_mb"] = proc_status(many.pid, "VmRSS") / 1024
+    result["accounts_metric"] = metric(admin, "broker_accounts")
+    time.sleep(1.0)
+    result["rss_scraped_mb"] = proc_status(many.pid, "VmRSS") / 1024
+
+    one_port, one_admin = free_port(), free_port()
+    one, started = start_tenants_broker(upstream, identity, one_port, one_admin, one_file)
+    processes.append(one)
+    result["one_ready_s"] = wait_ready(one_port, started, one)
+    time.sleep(0.5)
+    result["one_rss_idle_mb"] = proc_status(one.pid, "VmRSS") / 1024
+    metric(one_admin, "broker_accounts")
+    time.sleep(1.0)
+    result["one_rss_scraped_mb"] = proc_status(one.pid, "VmRSS") / 1024
+
+    targets = {"1 account": (one_port, 1), f"{count} accounts": (port, count)}
+    runs = {name: [] for name in targets}
+    for round_no in range(args.rounds):
+        for name in rotated(targets, round_no):
+            target_port, terminals = targets[name]
+            url = f"http://127.0.0.1:{target_port}/hosted-fields/session"
+            script = {"script": "accounts.lua", "script_args": (FIRST_TERMINAL, terminals)}
+            wrk(url, args.connections, args.warmup, **script)
+            runs[name].append(wrk(url, args.connections, args.seconds, **script))
+    result["runs"] = runs
+    result["summary"] = {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50", "p99")}
+                         | {"errors": sum(r["errors"] for r in rs)} for name, rs in runs.items()}
+    result["ratio"] = result["summary"][f"{count} accounts"]["rps"] / result["summary"]["1 account"]["rps"]
+    result["rss_peak_mb"] = proc_status(many.pid, "VmHWM") / 1024
+    result["one_rss_peak_mb"] = proc_status(one.pid, "VmHWM") / 1024
+    stop(one)
+    for name, s in result["summary"].items():
+        if s["errors"]:
+            failures.append(f"{name}: {s['errors']} errors or non-201 answers")
+    # Every account minted: the sessions metric names each one that answered a 201.
+    result["accounts_with_sessions"] = sum(
+        1 for line in http_get(f"http://127.0.0.1:{admin}/metrics")[1].splitlines()
+        if line.startswith("broker_sessions_total{") and 'status="201"' in line and not line.endswith(" 0"))
+
+    # A reload that changes one account's key: exactly one identity call, with the new key.
+    identity.reset()
+    before = metric(admin, "broker_token_refreshes_total", account="acct-0001", outcome="success")
+    write_tenants(many_file, count, rotated={1})
+    sighup = time.perf_counter()
+    many.send_signal(signal.SIGHUP)
+    deadline = sighup + 30
+    while metric(admin, "broker_tenants_reloads_total", outcome="applied") < 1 and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    result["reload_applied_s"] = time.perf_counter() - sighup
+    while (metric(admin, "broker_token_refreshes_total", account="acct-0001", outcome="success") <= before
+           and time.perf_counter() < deadline):
+        time.sleep(0.01)
+    result["reload_token_s"] = time.perf_counter() - sighup
+    time.sleep(2.0)  # anything else the reload set off would have happened by now
+    counts = identity.counts()
+    result["reload_applied"] = metric(admin, "broker_tenants_reloads_total", outcome="applied")
+    result["reload_identity_calls"], result["reload_keys"] = counts["total"], counts["by_key"]
+    result["reload_status"] = http_get(f"http://127.0.0.1:{port}/readyz")[0]
+    stop(many)
+
+    if result["peak_in_flight"] > 8:
+        failures.append(f"{count} accounts: {result['peak_in_flight']} identity calls in flight at once")
+    if result["startup_identity_calls"] != count:
+        failures.append(f"{count} accounts: {result['startup_identity_calls']} identity calls at start-up")
+    if result["accounts_with_sessions"] != count:
+        failures.append(f"only {result['accounts_with_sessions']} of {count} accounts minted a session")
+    if result["reload_applied"] != 1:
+        failures.append(f"reload: broker_tenants_reloads_total{{outcome=\"applied\"}} is {result['reload_applied']}")
+    if result["reload_keys"] != {"key-0001-rotated": 1}:
+        failures.append(f"reload of one changed key made identity calls {result['reload_keys']}")
+    return result
+
+
+def print_accounts(args, a):
+    count, s = a["count"], a["summary"]
+    many, one = s[f"{count} accounts"], s["1 account"]
+    print(f"\nmany accounts: {count} accounts (tenants file), identity answering after 20 ms; "
+          f"{args.rounds} rounds x {args.seconds}s, {args.connections} connections, medians\n")
+    print("| metric | target | measured |")
+    print("| --- | --- | ---: |")
+    print(f"| start to ready (`/readyz` 200, polled every 20 ms) | < 10 s | {a['ready_s']:.2f} s |")
+    print(f"| identity calls at start-up / peak in flight | {count} / ≤ 8 | {a['startup_identity_calls']} / {a['peak_in_flight']} |")
+    print(f"| RSS idle, {count} accounts (1 account) | < 40 MB | {a['rss_idle_mb']:.1f} MB ({a['one_rss_idle_mb']:.1f} MB) |")
+    print(f"| RSS idle after one `/metrics` scrape, {count} accounts (1 account) | < 40 MB | "
+          f"{a['rss_scraped_mb']:.1f} MB ({a['one_rss_scraped_mb']:.1f} MB) |")
+    print(f"| session throughput, {count} accounts / 1 account | ≥ 0.95 | {a['ratio']:.3f} ({many['rps']:.0f} / {one['rps']:.0f} requests/s) |")
+    print(f"| identity calls after a reload changing one key | exactly 1 | {a['reload_identity_calls']} |")
+    print()
+    print(f"- p50 / p99: {count} accounts {many['p50']:.2f} / {many['p99']:.2f} ms, 1 account {one['p50']:.2f} / {one['p99']:.2f} ms; "
+          f"errors {many['errors']} / {one['errors']}; accounts that minted: {a['accounts_with_sessions']} of {count}")
+    print("- every round (requests/s): " + "; ".join(
+        f"{name} " + ", ".join(f"{r['rps']:.0f}" for r in rs) for name, rs in a["runs"].items()))
+    print(f"- warm-up: {a.get('mean_in_flight', float('nan')):.2f} identity calls in flight on average; 1 account: ready in "
+          f"{a['one_ready_s']:.2f} s; broker_accounts {a['accounts_metric']:.0f} with {count}")
+    print(f"- RSS peak after the throughput runs: {a['rss_peak_mb']:.1f} MB ({count} accounts), {a['one_rss_peak_mb']:.1f} MB (1 account)")
+    print(f"- reload (SIGHUP): applied after {a['reload_applied_s'] * 1000:.0f} ms, the new token after "
+          f"{a['reload_token_s'] * 1000:.0f} ms; identity calls by key {a['reload_keys']}; /readyz then {a['reload_status']}")
+    print(f"ACCOUNTS {count}: ready {a['ready_s']:.2f} s, peak in flight {a['peak_in_flight']}, RSS idle {a['rss_idle_mb']:.1f} MB, "
+          f"throughput ratio {a['ratio']:.3f}, reload identity calls {a['reload_identity_calls']}")
 
 
 def half_load(args, report, targets, rate, cpus):
