@@ -39,7 +39,13 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     });
     let fake = FakePayroc::start(fake_config).await?;
     if raw.tenants.file.is_none() {
-        raw.tenants.file = Some(second_shop(raw)?);
+        // A read-only image (scratch, no /tmp) cannot hold the file: one shop then.
+        match second_shop(raw) {
+            Ok(file) => raw.tenants.file = Some(file),
+            Err(error) => {
+                eprintln!("demo: no second shop (cannot write its tenants file: {error})")
+            }
+        }
     }
     raw.payroc.identity_url = Some(fake.identity_url().to_string());
     raw.payroc.api_url = Some(fake.api_url().to_string());
