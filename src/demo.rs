@@ -43,7 +43,7 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
         match second_shop(raw) {
             Ok(file) => raw.tenants.file = Some(file),
             Err(error) => {
-                eprintln!("demo: no second shop (cannot write its tenants file: {error})")
+                eprintln!("demo: no second shop (cannot write its tenants file: {error})");
             }
         }
     }
