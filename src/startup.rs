@@ -22,10 +22,7 @@ use tower_http::{
 };
 
 use crate::{
-    accounts::{
-        Directory, TokenFactory,
-        watch::{self, Reload},
-    },
+    accounts::{Directory, TokenFactory, watch},
     config::Settings,
     http::{
         cors,
@@ -176,15 +173,8 @@ impl Application {
             settings.cors.allowed_origins.clone(),
             settings.tenants.file.clone(),
         ));
-        let reload = Reload::default();
         let minter = Minter::new(client, metrics.clone(), &settings.payroc);
-        let state = AppState::new(
-            settings,
-            minter,
-            Arc::clone(&directory),
-            reload.clone(),
-            metrics,
-        );
+        let state = AppState::new(settings, minter, Arc::clone(&directory), metrics);
         let mut background = JoinSet::new();
         background.spawn(watch::run(
             directory,
@@ -193,7 +183,7 @@ impl Application {
                 spec: tenants,
                 seen,
             },
-            (reload, watch::hangup_signal()),
+            watch::hangup_signal(),
             stop_background.clone(),
         ));
         background.spawn(upkeep(state.clone(), stop_background.clone()));

@@ -1,6 +1,6 @@
-//! Reloading the tenants file: on `SIGHUP`, on [`Reload::now`] and whenever what it was built
-//! from changes (the file's content, read by path, so a `ConfigMap`'s symlink swap is seen, and
-//! the service key files it names). A file that does not load changes nothing: one log line,
+//! Reloading the tenants file: on `SIGHUP` and whenever what it was built from changes (the
+//! file's content, read by path, so a `ConfigMap`'s symlink swap is seen, and the service key
+//! files it names). A file that does not load changes nothing: one log line,
 //! counted, shown in `/status`. It is tried again at every check (a Secret holding a new
 //! account's key may arrive after the `ConfigMap` naming it) but reported again only when the
 //! problem changes.
@@ -8,7 +8,6 @@
 use std::{path::Path, sync::Arc};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Directory;
@@ -16,16 +15,6 @@ use crate::{
     config::Settings,
     tenants::{self, TenantsSpec},
 };
-
-/// Asks the watcher for a reload now (what `SIGHUP` does); cheap to clone.
-#[derive(Clone, Debug, Default)]
-pub struct Reload(Arc<Notify>);
-
-impl Reload {
-    pub fn now(&self) {
-        self.0.notify_one();
-    }
-}
 
 /// A digest of everything a load reads that can change underneath: the tenants file and the
 /// service key files of the last good load. (API key files are read at each token fetch.)
@@ -58,7 +47,7 @@ pub async fn run(
     directory: Arc<Directory>,
     settings: Settings,
     Loaded { mut spec, mut seen }: Loaded,
-    (reload, mut hangup): (Reload, Hangup),
+    mut hangup: Hangup,
     stop: CancellationToken,
 ) {
     let Some(path) = settings.tenants.file.clone() else {
@@ -72,7 +61,6 @@ pub async fn run(
     loop {
         let forced = tokio::select! {
             _ = every.tick() => false,
-            () = reload.0.notified() => true,
             Some(()) = recv(&mut hangup) => true,
             () = stop.cancelled() => return,
         };

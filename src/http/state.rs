@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::admission::Admission;
 use crate::{
-    accounts::{Directory, watch::Reload},
+    accounts::Directory,
     config::{ConnectionLimits, Settings},
     metrics::Metrics,
     mint::Minter,
@@ -39,8 +39,6 @@ pub struct Inner {
     pub minter: Minter,
     /// The accounts and services, reloadable.
     pub directory: Arc<Directory>,
-    /// Asks for a tenants file reload now.
-    pub reload: Reload,
     pub admission: Admission,
     pub library: Library,
     pub deadline: Duration,
@@ -71,14 +69,12 @@ impl AppState {
         settings: &Settings,
         minter: Minter,
         directory: Arc<Directory>,
-        reload: Reload,
         metrics: Metrics,
     ) -> Self {
         let payroc = &settings.payroc;
         Self(Arc::new(Inner {
             minter,
             directory,
-            reload,
             admission: Admission::new(
                 &settings.callers.keys,
                 &settings.rate_limit,
