@@ -246,12 +246,16 @@ check(sel and sel.items() <= pod_labels.items(), "Deployment selector matches th
 # Shutdown timing.
 tgps = pod.get("terminationGracePeriodSeconds", 30)
 pre = ms("BROKER__SERVER__PRE_DRAIN_DELAY_MS", 0)
-grace = ms("BROKER__SERVER__SHUTDOWN_GRACE_MS", 10000)
+grace = ms("BROKER__SERVER__SHUTDOWN_GRACE_MS", 30000)
 deadline = ms("BROKER__PAYROC__DEADLINE_MS", 9000)
+proxy_deadline = ms("BROKER__PROXY__DEADLINE_MS", 25000)
 check(pre >= 1000, f"pre-drain delay {pre} ms",
       f"BROKER__SERVER__PRE_DRAIN_DELAY_MS = {pre}: set ~5000 so load balancers drop the pod first")
 check(grace >= deadline, f"shutdown grace {grace} ms >= request deadline {deadline} ms",
       f"BROKER__SERVER__SHUTDOWN_GRACE_MS ({grace}) < BROKER__PAYROC__DEADLINE_MS ({deadline})")
+check(grace >= proxy_deadline, f"shutdown grace {grace} ms >= pass-through deadline {proxy_deadline} ms",
+      f"BROKER__SERVER__SHUTDOWN_GRACE_MS ({grace}) < BROKER__PROXY__DEADLINE_MS ({proxy_deadline}): "
+      "a payment passed through could be cut off at shutdown")
 check(tgps * 1000 >= pre + grace + SHUTDOWN_MARGIN_MS,
       f"terminationGracePeriodSeconds {tgps} s covers pre-drain {pre} + grace {grace} ms + margin",
       f"terminationGracePeriodSeconds {tgps} s < pre-drain {pre} + grace {grace} + "

@@ -9,6 +9,7 @@
 //! - [`accounts`]: the accounts and services served now (one token cache each), swapped
 //!   whole when [`tenants`] (their validated description) is reloaded;
 //! - [`mint`]: one session request against Payroc, retries and 401 replay included;
+//! - [`proxy`]: one pass-through call of a named service to Payroc's API, same care;
 //! - [`token`]: the Bearer token cache, its refresh task and pure refresh policy;
 //! - [`retry`]: the backoff maths both of them use;
 //! - [`payroc`]: the upstream HTTP client and wire types;
@@ -28,6 +29,7 @@ pub(crate) mod metrics;
 pub(crate) mod mint;
 pub(crate) mod openapi;
 pub(crate) mod payroc;
+pub(crate) mod proxy;
 pub(crate) mod retry;
 pub mod routes;
 pub mod startup;

@@ -3,6 +3,8 @@
 //! values come from small fixed sets (outcomes, status codes, endpoints): no IDs, no keys.
 
 mod accounts;
+mod describe;
+mod proxy;
 
 pub use accounts::{RefreshOutcome, TokenGauges};
 
@@ -14,11 +16,13 @@ use std::{
     time::Duration,
 };
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use metrics_util::MetricKindMask;
+
+use describe::describe;
 
 static METADATA: Metadata<'static> = Metadata::new("hosted_fields_broker", Level::INFO, None);
 
@@ -47,12 +51,22 @@ const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";
 const ACCEPT_ERRORS: &str = "broker_accept_errors_total";
+const PROXY_REQUESTS: &str = "broker_proxy_requests_total";
+const PROXY_DURATION: &str = "broker_proxy_request_duration_seconds";
+
+/// Pass-through latency buckets, seconds: as [`LATENCY_BUCKETS`], plus the 20 s a payment may
+/// take and the attempt timeout above it.
+const PROXY_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0,
+];
 
 /// Which Payroc endpoint a call went to.
 #[derive(Clone, Copy, Debug)]
 pub enum Endpoint {
     Authorize,
     CreateSession,
+    /// A pass-through call for a named service.
+    Api,
 }
 
 /// Handle to this application's metrics; cheap to clone.
@@ -92,6 +106,8 @@ impl Metrics {
     pub fn new() -> Self {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(UPSTREAM_DURATION.into()), &LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(PROXY_DURATION.into()), &PROXY_BUCKETS)
             .expect("bucket list is not empty")
             // Every gauge is set just before each render, so one not set for a while belongs
             // to an account that was removed: its series disappears.
@@ -138,14 +154,9 @@ impl Metrics {
         let endpoint = match endpoint {
             Endpoint::Authorize => "authorize",
             Endpoint::CreateSession => "create_session",
+            Endpoint::Api => "api",
         };
-        let class = match status {
-            Some(200..=299) => "2xx",
-            Some(300..=399) => "3xx",
-            Some(400..=499) => "4xx",
-            Some(_) => "5xx",
-            None => "error",
-        };
+        let class = status_class(status);
         let seconds = elapsed.as_secs_f64();
         if (endpoint, class) == ("create_session", "2xx") {
             self.0.create_session_2xx.record(seconds);
@@ -200,6 +211,21 @@ impl Metrics {
     fn counter(&self, key: &Key) -> Counter {
         self.0.recorder.register_counter(key, &METADATA)
     }
+
+    fn histogram(&self, key: &Key) -> Histogram {
+        self.0.recorder.register_histogram(key, &METADATA)
+    }
+}
+
+/// `2xx` … `5xx`, or `error` when no answer came.
+fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(_) => "5xx",
+        None => "error",
+    }
 }
 
 fn upstream_key(endpoint: &'static str, class: &'static str) -> Key {
@@ -219,84 +245,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-fn describe(recorder: &PrometheusRecorder) {
-    let counters = [
-        (
-            TOKEN_REFRESHES,
-            "Bearer token fetches by account and outcome (success, transient_failure, rejected, key_unavailable).",
-        ),
-        (
-            SESSIONS,
-            "Answered session requests by account, outcome (created, refused, failed) and status (account \"\": refused before an account was chosen).",
-        ),
-        (
-            TENANTS_RELOADS,
-            "Tenants file reloads by outcome (applied, rejected: the broker kept what it had).",
-        ),
-        (
-            UPSTREAM_RETRIES,
-            "Session attempts retried after a transient upstream failure.",
-        ),
-        (
-            UNAUTHORIZED_REPLAYS,
-            "Session requests replayed with a fresh token after a 401.",
-        ),
-        (
-            RATE_LIMITED,
-            "Session requests refused by the per-IP rate limit.",
-        ),
-        (
-            RATE_LIMIT_UNTRACKED,
-            "Session requests admitted without a rate-limit bucket (client table full).",
-        ),
-        (
-            SHED,
-            "Session requests refused because too many were in flight.",
-        ),
-        (
-            CONNECTIONS_EVICTED,
-            "Idle client connections closed early to make room under the connection cap.",
-        ),
-        (
-            ACCEPT_ERRORS,
-            "Failed accepts (e.g. out of file descriptors); each pauses accepting briefly.",
-        ),
-    ];
-    for (name, help) in counters {
-        recorder.describe_counter(name.into(), None, help.into());
-    }
-    recorder.describe_gauge(
-        TOKEN_EXPIRES_IN.into(),
-        Some(Unit::Seconds),
-        "Seconds until the account's Bearer token expires (0: none).".into(),
-    );
-    recorder.describe_gauge(
-        TOKEN_USABLE.into(),
-        None,
-        "1 while the account holds a usable Bearer token.".into(),
-    );
-    recorder.describe_gauge(
-        TOKEN_KEY_REJECTED.into(),
-        None,
-        "1 while identity rejects the account's API key and it holds no usable token.".into(),
-    );
-    recorder.describe_gauge(
-        ACCOUNTS.into(),
-        None,
-        "Accounts configured (default plus the tenants file).".into(),
-    );
-    recorder.describe_gauge(
-        IN_FLIGHT.into(),
-        None,
-        "Session requests being handled now.".into(),
-    );
-    recorder.describe_histogram(
-        UPSTREAM_DURATION.into(),
-        Some(Unit::Seconds),
-        "Payroc request latency by endpoint and status class.".into(),
-    );
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use utoipa::{
 use crate::{
     http::error::Problem,
     payroc::{FieldError, Scenario},
-    routes::{health, metrics, session, status},
+    routes::{health, metrics, proxy, session, status},
 };
 
 #[derive(OpenApi)]
@@ -25,8 +25,9 @@ use crate::{
         description = "Mints Payroc Hosted Fields sessions for checkout pages without exposing the Payroc API key. \
                        Every error is application/problem+json (RFC 9457).",
     ),
-    paths(session::create_session, health::healthz, health::readyz, metrics::metrics, status::public),
-    components(schemas(session::SessionRequest, session::SessionResponse, Problem, FieldError, Scenario)),
+    paths(session::create_session, health::healthz, health::readyz, metrics::metrics, status::public,
+        proxy::authorize, proxy::forward),
+    components(schemas(session::SessionRequest, session::SessionResponse, proxy::TokenAnswer, Problem, FieldError, Scenario)),
     modifiers(&CallerKey),
 )]
 struct ApiDoc;
@@ -39,6 +40,10 @@ impl Modify for CallerKey {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "callerKey",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "serviceKey",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
@@ -83,6 +88,13 @@ mod tests {
         assert!(responses["400"]["content"]["application/problem+json"].is_object());
         for path in ["/healthz", "/readyz", "/metrics", "/status"] {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
+        }
+        assert!(doc["paths"]["/payroc/authorize"]["post"].is_object());
+        for method in ["get", "head", "post", "put", "patch", "delete"] {
+            let forward = &doc["paths"]["/payroc/v1/{path}"][method]["responses"];
+            for status in ["400", "401", "403", "413", "502", "503", "504"] {
+                assert!(forward.get(status).is_some(), "{method} {status} missing");
+            }
         }
         let request = &doc["components"]["schemas"]["SessionRequest"]["properties"];
         for member in ["processingTerminalId", "scenario", "secureTokenId"] {

@@ -9,9 +9,9 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time:
 use axum::{
     Router,
     extract::Request,
-    http::header,
+    http::{HeaderName, header},
     response::Response,
-    routing::{get, post},
+    routing::{any, get, post},
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -36,7 +36,8 @@ use crate::{
     mint::Minter,
     openapi,
     payroc::PayrocClient,
-    routes::{assets, health, metrics, session, status},
+    proxy::Forwarder,
+    routes::{assets, health, metrics, proxy, session, status},
     tenants::{self, TenantsError},
 };
 
@@ -63,7 +64,12 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
         .route("/hosted-fields/broker.js", get(assets::broker_js))
-        .route("/status", get(status::public));
+        .route("/status", get(status::public))
+        .route("/payroc/authorize", post(proxy::authorize))
+        // SDKs given one base URL (Go's `WithBaseURL`, TypeScript's `baseUrl`) ask for their
+        // token under the API base.
+        .route("/payroc/v1/authorize", post(proxy::authorize))
+        .route("/payroc/v1/{*path}", any(proxy::forward));
     if metrics_public {
         routes = routes.route("/metrics", get(metrics::metrics));
     }
@@ -120,6 +126,7 @@ fn with_layers(
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             idempotency::HEADER,
+            HeaderName::from_static("x-api-key"),
         ]))
         .layer(RequestLayer)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -174,7 +181,14 @@ impl Application {
             settings.tenants.file.clone(),
         ));
         let minter = Minter::new(client, metrics.clone(), &settings.payroc);
-        let state = AppState::new(settings, minter, Arc::clone(&directory), metrics);
+        let forwarder = Forwarder::new(
+            PayrocClient::for_proxy(&settings.payroc, &settings.proxy, metrics.clone())
+                .map_err(std::io::Error::other)?,
+            metrics.clone(),
+            &settings.payroc,
+            settings.proxy,
+        );
+        let state = AppState::new(settings, minter, forwarder, Arc::clone(&directory), metrics);
         let mut background = JoinSet::new();
         background.spawn(watch::run(
             directory,

@@ -30,6 +30,34 @@ pub struct RawSettings {
     pub log: RawLog,
     pub demo: RawDemo,
     pub tenants: RawTenants,
+    pub proxy: RawProxy,
+}
+
+/// The Payroc API pass-through for named services (`/payroc/v1/...`): its own limits, its own
+/// deadlines (a payment may take Payroc 20 s), and its own upstream connections, so backend
+/// traffic can never take the browsers' session slots.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawProxy {
+    pub body_limit_bytes: usize,
+    pub response_limit_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub deadline_ms: u64,
+    pub max_attempts: u32,
+    pub max_connections: usize,
+}
+
+impl Default for RawProxy {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            response_limit_bytes: 16 * 1024 * 1024,
+            request_timeout_ms: 22_000,
+            deadline_ms: 25_000,
+            max_attempts: 3,
+            max_connections: 128,
+        }
+    }
 }
 
 /// Where the tenants file is (accounts and services beyond Part 1's `default`), and how often
@@ -71,7 +99,7 @@ impl Default for RawServer {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             body_limit_bytes: 8 * 1024,
-            shutdown_grace_ms: 10_000,
+            shutdown_grace_ms: 30_000,
             pre_drain_delay_ms: 0,
             max_in_flight: 4096,
             metrics_listen: None,

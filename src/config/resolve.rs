@@ -3,6 +3,7 @@
 //! `payroc.environment` are applied.
 
 mod payroc;
+mod proxy;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -48,7 +49,9 @@ impl RawSettings {
                 ),
             ));
         }
+        let proxy = self.proxy.resolve(server.shutdown_grace)?;
         Ok(Settings {
+            proxy,
             server,
             payroc,
             callers: CallerSettings {

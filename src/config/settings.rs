@@ -24,6 +24,25 @@ pub struct Settings {
     pub token: TokenSettings,
     pub log: LogSettings,
     pub tenants: TenantsSettings,
+    pub proxy: ProxySettings,
+}
+
+/// The Payroc API pass-through for named services.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ProxySettings {
+    /// Largest request body forwarded; more is a 413.
+    pub body_limit_bytes: usize,
+    /// Largest Payroc answer passed back; more is a 502.
+    pub response_limit_bytes: usize,
+    /// One upstream attempt.
+    #[serde(rename = "request_timeout_ms", serialize_with = "millis")]
+    pub request_timeout: Duration,
+    /// The whole call, every attempt and the wait for a token included.
+    #[serde(rename = "deadline_ms", serialize_with = "millis")]
+    pub deadline: Duration,
+    pub max_attempts: u32,
+    /// Concurrent pass-through requests (connections) to Payroc, apart from the sessions'.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -157,9 +157,38 @@ fn terminals_must_be_plain_ids() {
 #[test]
 fn deadline_longer_than_shutdown_grace_is_refused() {
     let mut raw = raw_with_terminals(&["1234001"]);
-    raw.payroc.deadline_ms = 20_000;
+    raw.payroc.deadline_ms = 40_000;
     let err = raw.resolve(true).unwrap_err().to_string();
     assert!(err.contains("payroc.deadline_ms"), "{err}");
+}
+
+#[test]
+fn default_proxy_timing_lets_a_20_second_payment_finish_even_at_shutdown() {
+    let settings = raw_with_terminals(&["1234001"]).resolve(true).unwrap();
+    let proxy = settings.proxy;
+    let twenty = std::time::Duration::from_secs(20);
+    assert!(proxy.request_timeout > twenty, "{proxy:?}");
+    assert!(proxy.deadline >= proxy.request_timeout, "{proxy:?}");
+    assert!(
+        settings.server.shutdown_grace >= proxy.deadline,
+        "{proxy:?}"
+    );
+}
+
+#[test]
+fn proxy_timing_that_would_cut_calls_off_is_refused() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.server.shutdown_grace_ms = 10_000;
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("BROKER__PROXY__DEADLINE_MS"), "{err}");
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.proxy.request_timeout_ms = 26_000;
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("BROKER__PROXY__REQUEST_TIMEOUT_MS"), "{err}");
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.proxy.max_attempts = 0;
+    let err = raw.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("BROKER__PROXY__MAX_ATTEMPTS"), "{err}");
 }
 
 #[test]

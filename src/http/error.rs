@@ -27,6 +27,9 @@ pub enum ApiError {
     },
     #[error("caller not authenticated")]
     Unauthenticated,
+    /// `/payroc/...` without a service key of the tenants file.
+    #[error("service not authenticated")]
+    ServiceUnauthenticated,
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("body too large")]
@@ -53,6 +56,11 @@ pub enum ApiError {
     Overloaded { retry_after: Duration },
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
+    /// A pass-through call got no answer it may pass back.
+    #[error("Payroc API call failed: {0}")]
+    ProxyFailed(String),
+    #[error("Payroc API call ran out of time: {0}")]
+    ProxyTimeout(String),
     #[error("not found")]
     NotFound,
 }
@@ -225,6 +233,9 @@ impl ApiError {
                 "Payroc did not answer in time",
                 "The session request ran out of time; try again with the same Idempotency-Key.",
             ),
+            Self::ServiceUnauthenticated | Self::ProxyFailed(_) | Self::ProxyTimeout(_) => {
+                self.proxy_problem()
+            }
             Self::NotFound => Problem::for_status(S::NOT_FOUND),
         }
     }
@@ -256,7 +267,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        if matches!(self, Self::Unauthenticated) {
+        if matches!(self, Self::Unauthenticated | Self::ServiceUnauthenticated) {
             parts
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -273,6 +284,11 @@ pub struct ErrorCause(pub String);
 #[derive(Clone, Copy, Debug)]
 pub struct Expected;
 
+/// Marks Payroc's own answer passed back by the pass-through: its body is left as it is (an
+/// SDK parses Payroc's errors), and a 5xx is Payroc's, logged by the audit line instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Relayed;
+
 /// `CatchPanicLayer`'s answer: a problem+json 500 whose logged cause says what happened.
 /// The panic's message is left out: it could hold anything.
 pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -287,6 +303,9 @@ pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
 /// problem+json, keeping its status and headers such as `Allow`.
 pub fn problem_details(response: Response) -> Response {
     let status = response.status();
+    if response.extensions().get::<Relayed>().is_some() {
+        return response;
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -299,5 +318,6 @@ pub fn problem_details(response: Response) -> Response {
 }
 
 mod from;
+mod proxy;
 #[cfg(test)]
 mod tests;

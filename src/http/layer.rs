@@ -19,7 +19,7 @@ use tracing::Span;
 use uuid::Uuid;
 
 use super::{
-    error::{ErrorCause, Expected, problem_details},
+    error::{ErrorCause, Expected, Relayed, problem_details},
     throttle::LogThrottle,
 };
 
@@ -142,7 +142,8 @@ where
         let response = ready!(this.inner.poll(cx))?.map(Body::new);
         let origin = this.origin.take().expect("polled after completion");
         let status = response.status();
-        let expected = response.extensions().get::<Expected>().is_some();
+        let expected = response.extensions().get::<Expected>().is_some()
+            || response.extensions().get::<Relayed>().is_some();
         if status.is_server_error()
             && !expected
             && let Some(suppressed) = FAILURE_LINES.admit()

@@ -3,6 +3,7 @@
 //! the one place errors become `application/problem+json`.
 
 pub mod admission;
+pub mod body;
 pub mod connection;
 pub mod cors;
 pub mod error;

@@ -17,6 +17,7 @@ use crate::{
     config::{ConnectionLimits, Settings},
     metrics::Metrics,
     mint::Minter,
+    proxy::Forwarder,
 };
 
 /// What the page needs to load the Hosted Fields library matching the session; the same in
@@ -37,6 +38,8 @@ pub struct Library {
 #[derive(Debug)]
 pub struct Inner {
     pub minter: Minter,
+    /// The Payroc API pass-through for named services.
+    pub forwarder: Forwarder,
     /// The accounts and services, reloadable.
     pub directory: Arc<Directory>,
     pub admission: Admission,
@@ -68,12 +71,14 @@ impl AppState {
     pub fn new(
         settings: &Settings,
         minter: Minter,
+        forwarder: Forwarder,
         directory: Arc<Directory>,
         metrics: Metrics,
     ) -> Self {
         let payroc = &settings.payroc;
         Self(Arc::new(Inner {
             minter,
+            forwarder,
             directory,
             admission: Admission::new(
                 &settings.callers.keys,

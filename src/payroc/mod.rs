@@ -4,6 +4,7 @@
 
 mod body;
 mod identity;
+mod passthrough;
 mod problem;
 mod sessions;
 
@@ -15,11 +16,12 @@ use tokio::{sync::Semaphore, time::Instant};
 
 pub use body::MAX_ANSWER_BYTES;
 pub use identity::{AccessToken, BearerToken};
+pub use passthrough::{Answer, Outgoing};
 pub use problem::{FieldError, IDEMPOTENCY_KEY_IN_USE, Problem};
 pub use sessions::{CreateSession, Scenario, Session, session_url};
 
 use crate::{
-    config::{ApiKeyError, PayrocSettings},
+    config::{ApiKeyError, PayrocSettings, ProxySettings},
     metrics::{Endpoint, Metrics},
 };
 
@@ -143,6 +145,36 @@ pub struct PayrocClient {
 
 impl PayrocClient {
     pub fn new(settings: &PayrocSettings, metrics: Metrics) -> Result<Self, reqwest::Error> {
+        Self::build(
+            settings,
+            settings.request_timeout,
+            settings.max_connections,
+            metrics,
+        )
+    }
+
+    /// The pass-through's own client: its own pool and connection cap (backend calls never
+    /// take the sessions' places) and its longer per-attempt timeout; connecting is still
+    /// bounded by the sessions' short timeout.
+    pub fn for_proxy(
+        settings: &PayrocSettings,
+        proxy: &ProxySettings,
+        metrics: Metrics,
+    ) -> Result<Self, reqwest::Error> {
+        Self::build(
+            settings,
+            proxy.request_timeout,
+            proxy.max_connections,
+            metrics,
+        )
+    }
+
+    fn build(
+        settings: &PayrocSettings,
+        request_timeout: Duration,
+        max_connections: usize,
+        metrics: Metrics,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             // A redirect would carry `x-api-key` to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
@@ -150,7 +182,7 @@ impl PayrocClient {
             // HTTP/2 refusals, which an HTTP/1.1 client never gets, yet it copied every request
             // (headers, extensions) in case; with no retry allowed it copies nothing.
             .retry(reqwest::retry::never().max_retries_per_request(0))
-            .timeout(settings.request_timeout)
+            .timeout(request_timeout)
             .connect_timeout(settings.request_timeout)
             .pool_max_idle_per_host(settings.max_idle_connections)
             .pool_idle_timeout(Duration::from_secs(60))
@@ -160,10 +192,26 @@ impl PayrocClient {
         Ok(Self {
             http,
             identity_url: settings.identity_url.clone(),
-            request_timeout: settings.request_timeout,
-            connections: Arc::new(Semaphore::new(settings.max_connections)),
+            request_timeout,
+            connections: Arc::new(Semaphore::new(max_connections)),
             metrics,
         })
+    }
+
+    /// A place among the concurrent upstream requests, waiting at most `timeout` for one.
+    async fn connection(
+        &self,
+        timeout: Duration,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, PayrocError> {
+        let permit = tokio::time::timeout(timeout, self.connections.acquire())
+            .await
+            .map_err(|_| PayrocError::Transient {
+                reason: "no free upstream connection in time".into(),
+                timed_out: true,
+                retry_after: None,
+            })?
+            .expect("the semaphore is never closed");
+        Ok(permit)
     }
 
     /// Sends one request (waiting at most `timeout` for a free connection, then at most
@@ -176,14 +224,7 @@ impl PayrocClient {
         expected: StatusCode,
         timeout: Duration,
     ) -> Result<Bytes, PayrocError> {
-        let _permit = tokio::time::timeout(timeout, self.connections.acquire())
-            .await
-            .map_err(|_| PayrocError::Transient {
-                reason: "no free upstream connection in time".into(),
-                timed_out: true,
-                retry_after: None,
-            })?
-            .expect("the semaphore is never closed");
+        let _permit = self.connection(timeout).await?;
         let started = Instant::now();
         let answer = async {
             let mut response = request.timeout(timeout).send().await?;

@@ -3,5 +3,6 @@
 pub mod assets;
 pub mod health;
 pub mod metrics;
+pub mod proxy;
 pub mod session;
 pub mod status;

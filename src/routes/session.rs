@@ -14,11 +14,12 @@ use serde::Serialize;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::body::{field_error, is_json, parse_body, read_body};
+use self::body::{field_error, is_json, parse_body};
 use crate::{
     accounts::{Account, Requester, Snapshot, Terminal},
     http::{
         admission::callers::Caller,
+        body::{read_within, refuse_declared_excess},
         error::{ApiError, Problem},
         state::{AppState, Library},
     },
@@ -126,11 +127,7 @@ async fn validate_and_mint(
     refuse_declared_excess(&parts.headers, state.body_limit)?;
     let key = idempotency_key(&parts.headers)?;
     let json = is_json(&parts.headers);
-    let body = tokio::time::timeout(state.body_timeout, read_body(body, state.body_limit))
-        .await
-        .map_err(|_| ApiError::BodyTimeout {
-            timeout: state.body_timeout,
-        })??;
+    let body = read_within(body, state.body_limit, state.body_timeout).await?;
     let request = parse_body(json, &body)?;
     let requester = match caller {
         Caller::Anonymous => Requester::Browser(parts.headers.get(header::ORIGIN)),
@@ -148,19 +145,6 @@ async fn validate_and_mint(
     mint(state, request, caller, account, terminal, &key, deadline)
         .instrument(span)
         .await
-}
-
-/// A declared `Content-Length` over the limit is refused before a byte of the body is read,
-/// so hyper never sends `100 Continue` for it.
-fn refuse_declared_excess(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > limit as u64 => Err(ApiError::PayloadTooLarge { limit }),
-        _ => Ok(()),
-    }
 }
 
 /// Checks what depends on the caller, then mints the session.

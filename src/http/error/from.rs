@@ -5,6 +5,7 @@ use crate::{
     accounts::RouteError,
     mint::MintError,
     payroc::{FieldError, PayrocError},
+    proxy::ProxyError,
     token::TokenError,
 };
 
@@ -49,6 +50,24 @@ impl From<MintError> for ApiError {
                 Self::DeadlineExceeded(format!("last attempt: {reason}"))
             }
             MintError::Upstream(other) => Self::UpstreamFailed(other.to_string()),
+        }
+    }
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(error: ProxyError) -> Self {
+        match error {
+            ProxyError::Token(TokenError::Unavailable { retry_after, .. }) => {
+                Self::TokenUnavailable { retry_after }
+            }
+            ProxyError::Token(TokenError::DeadlineExceeded)
+            | ProxyError::DeadlineExceeded
+            | ProxyError::Lost {
+                timed_out: true, ..
+            } => Self::ProxyTimeout(error.to_string()),
+            ProxyError::Lost { .. }
+            | ProxyError::InvalidAnswer(_)
+            | ProxyError::StillUnauthorized => Self::ProxyFailed(error.to_string()),
         }
     }
 }

@@ -1,11 +1,7 @@
 //! The session request's body: read within its limit, then parsed member by member so that
 //! every error can name its parameter.
 
-use axum::{
-    body::{Body, Bytes},
-    http::{HeaderMap, header},
-};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 
 use super::SessionRequest;
@@ -22,18 +18,6 @@ pub(super) fn field_error(parameter: &str, detail: impl Into<String>) -> FieldEr
     FieldError {
         parameter: parameter.to_owned(),
         detail: detail.into(),
-    }
-}
-
-/// The whole body, at most `limit` bytes.
-pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge { limit }),
-        Err(_) => Err(ApiError::InvalidRequest {
-            detail: "The request body could not be read.".into(),
-            errors: Vec::new(),
-        }),
     }
 }
 
