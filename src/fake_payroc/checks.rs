@@ -5,7 +5,7 @@
 use std::ops::RangeInclusive;
 
 use axum::http::StatusCode;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::problem::{PROBLEM_JSON, Problem, field_error, validation_failed};
@@ -110,18 +110,7 @@ fn is_zero_quality(parameter: &str) -> bool {
 /// The request schema: a JSON object with `libVersion`, `scenario` and optional
 /// `secureTokenId`. Unknown members pass, as the schema does not forbid them.
 pub(super) fn validate_body(bytes: &[u8]) -> Result<Value, Problem> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|error| {
-        let message = format!("The request body is not valid JSON: {error}");
-        validation_failed(vec![field_error("body", "malformed JSON", &message)])
-    })?;
-    let Some(members) = body.as_object() else {
-        let message = "Expected a JSON object for the request body";
-        return Err(validation_failed(vec![field_error(
-            "body",
-            "must be an object",
-            message,
-        )]));
-    };
+    let members = parse_object(bytes)?;
     let errors: Vec<Value> = [
         check_lib_version(members.get("libVersion")),
         check_scenario(members.get("scenario")),
@@ -131,10 +120,27 @@ pub(super) fn validate_body(bytes: &[u8]) -> Result<Value, Problem> {
     .flatten()
     .collect();
     if errors.is_empty() {
-        Ok(body)
+        Ok(Value::Object(members))
     } else {
         Err(validation_failed(errors))
     }
+}
+
+/// A request body that must be a JSON object: anything else is a 400 naming `body`.
+pub(super) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
+    let body: Value = serde_json::from_slice(bytes).map_err(|error| {
+        let message = format!("The request body is not valid JSON: {error}");
+        validation_failed(vec![field_error("body", "malformed JSON", &message)])
+    })?;
+    if let Value::Object(members) = body {
+        return Ok(members);
+    }
+    let message = "Expected a JSON object for the request body";
+    Err(validation_failed(vec![field_error(
+        "body",
+        "must be an object",
+        message,
+    )]))
 }
 
 fn check_lib_version(value: Option<&Value>) -> Option<Value> {
@@ -180,11 +186,11 @@ fn check_secure_token_id(value: Option<&Value>) -> Option<Value> {
     }
 }
 
-fn missing(parameter: &str) -> Value {
+pub(super) fn missing(parameter: &str) -> Value {
     field_error(parameter, "required", &format!("{parameter} is required"))
 }
 
-fn not_a_string(parameter: &str, value: &Value) -> Value {
+pub(super) fn not_a_string(parameter: &str, value: &Value) -> Value {
     let message = format!("Expected string, got '{value}' for {parameter}");
     field_error(parameter, "must be a string", &message)
 }

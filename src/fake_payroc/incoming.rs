@@ -77,7 +77,7 @@ fn raw_segment(path: &str) -> String {
 }
 
 /// All values of a header, joined as HTTP allows; lossy so odd bytes still get recorded.
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     let values: Vec<String> = headers
         .get_all(name)
         .iter()

@@ -1,5 +1,6 @@
-//! An in-process fake of Payroc: `POST /authorize` (identity) and
-//! `POST /v1/processing-terminals/{id}/hosted-fields-sessions`, served over real HTTP on a
+//! An in-process fake of Payroc: `POST /authorize` (identity),
+//! `POST /v1/processing-terminals/{id}/hosted-fields-sessions` and the card payments
+//! endpoints (`/v1/payments`: create, list, retrieve, refund), served over real HTTP on a
 //! loopback port for the integration tests and the `demo` command.
 //!
 //! It follows Payroc's `OpenAPI` spec for these calls (statuses, problem bodies, the order of checks,
@@ -15,7 +16,8 @@
 //! handlers share; `identity` and `sessions` the two endpoints; `incoming` a session request
 //! as read; `checks` the session request validation; `problem` the problem+json bodies; `lost`
 //! the bodies that kill a connection; `oversized` the bodies too big to read; `session_fault`
-//! the session endpoint's persistent faults.
+//! the session endpoint's persistent faults; `payments/` the card payments endpoints with their
+//! own store, faults, request log and public knobs.
 
 mod accounts;
 mod checks;
@@ -25,6 +27,7 @@ mod identity;
 mod incoming;
 mod lost;
 mod oversized;
+mod payments;
 mod problem;
 mod session_fault;
 mod sessions;
@@ -50,6 +53,7 @@ use url::Url;
 pub use config::{FakeAccount, FakePayrocConfig, RecordedSessionRequest};
 pub use control::{STANDIN_SCRIPT, standin_integrity};
 pub use identity::IdentityFault;
+pub use payments::RecordedApiRequest;
 pub use session_fault::SessionFault;
 
 use problem::{method_not_allowed, not_found};
@@ -262,6 +266,7 @@ fn router(shared: Arc<Shared>, handle: control::ControlState) -> Router {
             SESSIONS_ROUTE,
             post(sessions::create_session).fallback(|| async { method_not_allowed() }),
         )
+        .merge(payments::routes())
         .fallback(|uri: Uri| async move { not_found(&uri) })
         .with_state(shared)
         .merge(control)

@@ -124,13 +124,18 @@ fn sentence_case(reason: &str) -> String {
 }
 
 pub(super) fn method_not_allowed() -> Response {
+    method_not_allowed_for("POST")
+}
+
+/// The router's 405 for a resource that serves only the methods in `allow` (`"GET, POST"`).
+pub(super) fn method_not_allowed_for(allow: &'static str) -> Response {
     let problem = Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
-        "This resource only supports POST",
+        &format!("This resource only supports {allow}"),
     );
-    ([(ALLOW, "POST")], problem).into_response()
+    ([(ALLOW, allow)], problem).into_response()
 }
 
 pub(super) fn not_found(uri: &Uri) -> Response {
@@ -141,4 +146,16 @@ pub(super) fn not_found(uri: &Uri) -> Response {
         "The requested resource does not exist",
     );
     problem.with("instance", uri.path()).into_response()
+}
+
+/// The spec's 404 for a resource named in the path, as its example words it. It names no id
+/// and no URL, so "another account's" and "never existed" read byte for byte the same.
+pub(super) fn resource_not_found(resource: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "Resource not found",
+    )
+    .with("resource", resource)
 }

@@ -172,7 +172,7 @@ impl FakeState {
     }
 
     /// The account a live Bearer token was issued for.
-    fn check_bearer(&self, authorization: Option<&str>) -> Result<usize, Problem> {
+    pub(super) fn check_bearer(&self, authorization: Option<&str>) -> Result<usize, Problem> {
         authorization
             .and_then(bearer_token)
             .and_then(|token| self.tokens.get(token))
@@ -183,7 +183,12 @@ impl FakeState {
 
     /// A terminal of another account earns the very 403 an unknown one does, as Payroc's
     /// permissions check cannot tell "not yours" from "does not exist".
-    fn check_terminal(&self, terminal: &str, url: &str, account: usize) -> Result<(), Problem> {
+    pub(super) fn check_terminal(
+        &self,
+        terminal: &str,
+        url: &str,
+        account: usize,
+    ) -> Result<(), Problem> {
         let well_formed = TERMINAL_ID_CHARS.contains(&terminal.chars().count());
         if well_formed && self.account_of_terminal(terminal) == Some(account) {
             return Ok(());

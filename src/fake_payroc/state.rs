@@ -1,6 +1,6 @@
 //! What the fake's handlers share: one mutex-guarded [`FakeState`] (config, injected faults,
-//! issued tokens, the idempotency store, the request log, per-key counters) beside lock-free
-//! [`Counters`].
+//! issued tokens, the idempotency store, the request log, per-key counters, the payments
+//! endpoints' state) beside lock-free [`Counters`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::payments::PaymentsState;
 use super::{FakePayrocConfig, IdentityFault, RecordedSessionRequest, SessionFault};
 
 /// What the handlers share: one lock for the state, atomics for the counters.
@@ -71,6 +72,9 @@ pub(super) struct FakeState {
     pub(super) identity_calls_by_key: HashMap<String, u64>,
     /// Session POSTs by the API key their Bearer token was issued for.
     pub(super) session_calls_by_key: HashMap<String, u64>,
+    /// The payments endpoints' own state, under the same lock so a token check and what it
+    /// allows happen atomically.
+    pub(super) payments: PaymentsState,
 }
 
 /// A Bearer token: when it was issued, for how long, and for which account and key.
@@ -116,6 +120,7 @@ impl Shared {
             requests: Vec::new(),
             identity_calls_by_key: HashMap::new(),
             session_calls_by_key: HashMap::new(),
+            payments: PaymentsState::default(),
         };
         Self {
             state: Mutex::new(state),
