@@ -740,3 +740,9 @@ fn debug_output_hides_the_api_key() {
 
 mod accounts;
 mod oversized;
+mod payments_access;
+mod payments_create;
+mod payments_faults;
+mod payments_kit;
+mod payments_list;
+mod payments_refund;

@@ -76,15 +76,8 @@ impl FakeState {
             .filter(|(_, payment)| query.matches(payment))
             .collect();
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-        let count_before = |at: usize| matching.iter().filter(|(p, _)| *p < at).count();
-        let (start, end) = match (before, after) {
-            (Some(at), _) => (count_before(at).saturating_sub(limit), count_before(at)),
-            (None, Some(at)) => {
-                let start = count_before(at + 1);
-                (start, (start + limit).min(matching.len()))
-            }
-            (None, None) => (0, limit.min(matching.len())),
-        };
+        let positions: Vec<usize> = matching.iter().map(|(at, _)| *at).collect();
+        let (start, end) = window(&positions, before, after, limit);
         let page = &matching[start..end];
         let (more_before, more_after) = (start > 0, end < matching.len());
         let mut links = Vec::new();
@@ -170,6 +163,28 @@ impl ListQuery {
         query.append_pair("limit", &limit.to_string());
         let href = format!("{origin}{PAYMENTS_PATH}?{}", query.finish());
         json!({"rel": rel, "method": "get", "href": href})
+    }
+}
+
+/// The page's slice of the matching payments (given by their creation positions): up to
+/// `limit` right after the `after` cursor, right before the `before` one, or from the start.
+fn window(
+    positions: &[usize],
+    before: Option<usize>,
+    after: Option<usize>,
+    limit: usize,
+) -> (usize, usize) {
+    let count_before = |cursor: usize| positions.iter().filter(|at| **at < cursor).count();
+    match (before, after) {
+        (Some(cursor), _) => {
+            let end = count_before(cursor);
+            (end.saturating_sub(limit), end)
+        }
+        (None, Some(cursor)) => {
+            let start = count_before(cursor + 1);
+            (start, (start + limit).min(positions.len()))
+        }
+        (None, None) => (0, limit.min(positions.len())),
     }
 }
 

@@ -33,7 +33,8 @@ pub struct RecordedApiRequest {
     pub traceparent: Option<String>,
     /// Raw `tracestate` header.
     pub tracestate: Option<String>,
-    /// Lower-case names of every header received, so tests can assert what else arrived.
+    /// Lower-case names of every header received, so tests can assert what else arrived; each
+    /// name once, in no particular order.
     pub header_names: Vec<String>,
     /// The body, if it parsed as JSON.
     pub body: Option<Value>,

@@ -81,9 +81,8 @@ fn finish(members: Map<String, Value>, errors: Vec<Value>) -> Result<Value, Prob
 }
 
 fn check_order(value: Option<&Value>) -> Vec<Value> {
-    let order = match object("order", value, true) {
-        Ok(Some(order)) => order,
-        Ok(None) => return Vec::new(),
+    let order = match object("order", value) {
+        Ok(order) => order,
         Err(error) => return vec![error],
     };
     let description = order.get("description");
@@ -127,9 +126,8 @@ fn check_currency(value: Option<&Value>) -> Option<Value> {
 
 /// The `type` discriminator and the members each kind of payment method requires.
 fn check_payment_method(value: Option<&Value>) -> Vec<Value> {
-    let method = match object("paymentMethod", value, true) {
-        Ok(Some(method)) => method,
-        Ok(None) => return Vec::new(),
+    let method = match object("paymentMethod", value) {
+        Ok(method) => method,
         Err(error) => return vec![error],
     };
     let kind = method.get("type");
@@ -145,19 +143,16 @@ fn check_payment_method(value: Option<&Value>) -> Vec<Value> {
         )
     };
     match kind.and_then(Value::as_str) {
-        Some("card") => {
-            match object("paymentMethod.cardDetails", method.get("cardDetails"), true) {
-                Ok(Some(details)) => {
-                    let entry = details.get("entryMethod");
-                    let parameter = "paymentMethod.cardDetails.entryMethod";
-                    one_of(parameter, entry, &ENTRY_METHODS, true)
-                        .into_iter()
-                        .collect()
-                }
-                Ok(None) => Vec::new(),
-                Err(error) => vec![error],
+        Some("card") => match object("paymentMethod.cardDetails", method.get("cardDetails")) {
+            Ok(details) => {
+                let parameter = "paymentMethod.cardDetails.entryMethod";
+                let entry = details.get("entryMethod");
+                one_of(parameter, entry, &ENTRY_METHODS, true)
+                    .into_iter()
+                    .collect()
             }
-        }
+            Err(error) => vec![error],
+        },
         Some("digitalWallet") => {
             let provider = method.get("serviceProvider");
             [
@@ -172,16 +167,11 @@ fn check_payment_method(value: Option<&Value>) -> Vec<Value> {
     }
 }
 
-/// `Ok(None)` when an optional object is absent.
-fn object<'a>(
-    parameter: &str,
-    value: Option<&'a Value>,
-    required: bool,
-) -> Result<Option<&'a Map<String, Value>>, Value> {
+/// A required object's members.
+fn object<'a>(parameter: &str, value: Option<&'a Value>) -> Result<&'a Map<String, Value>, Value> {
     match value {
-        None if required => Err(missing(parameter)),
-        None => Ok(None),
-        Some(Value::Object(members)) => Ok(Some(members)),
+        None => Err(missing(parameter)),
+        Some(Value::Object(members)) => Ok(members),
         Some(other) => Err(field_error(
             parameter,
             "must be an object",
