@@ -4,7 +4,8 @@
 //! Two shops, two accounts: `default` (terminals 1234001-2, any origin) and `second-shop`
 //! (terminal 2234001, bound to `http://localhost:PORT`), each with its own key at the fake.
 //! The page at `http://127.0.0.1:PORT/` gets the first's sessions, at
-//! `http://localhost:PORT/` the second's.
+//! `http://localhost:PORT/` the second's. A service `demo-backend` of `default` may use the
+//! fake's payments API through `/payroc/v1` with [`SERVICE_KEY`].
 
 use std::{path::PathBuf, time::Duration};
 
@@ -66,6 +67,8 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
 }
 
 const SECOND_KEY: &str = "demo-api-key-second-shop";
+/// The demo backend's service key (`Authorization: Bearer` at `/payroc/v1/...`).
+pub const SERVICE_KEY: &str = "demo-backend-service-key";
 const SECOND_TERMINAL: &str = "2234001";
 
 /// Writes the tenants file of the second shop, bound to `http://localhost:PORT`. Port 0 is
@@ -82,7 +85,10 @@ fn second_shop(raw: &mut RawSettings) -> std::io::Result<PathBuf> {
     let toml = format!(
         "# Written by `demo`: a second shop with its own Payroc key, bound to its origin.\n\
          [[account]]\nname = \"second-shop\"\napi_key = \"{SECOND_KEY}\"\n\
-         terminals = [\"{SECOND_TERMINAL}\"]\norigins = [\"http://localhost:{}\"]\n",
+         terminals = [\"{SECOND_TERMINAL}\"]\norigins = [\"http://localhost:{}\"]\n\n\
+         # A backend that reaches the fake's payments API through /payroc/v1.\n\
+         [[service]]\nname = \"demo-backend\"\nkey = \"{SERVICE_KEY}\"\naccount = \"default\"\n\
+         payroc_api = [\"POST /payments\", \"GET /payments\", \"GET /payments/*\", \"POST /payments/*/refund\"]\n",
         raw.server.listen.port()
     );
     std::fs::write(&file, toml)?;

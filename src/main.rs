@@ -88,6 +88,13 @@ async fn main() -> ExitCode {
     if let Some(fake) = &fake {
         // The URL line last: scripts wait for it.
         println!("demo: fake Payroc control at {}", fake.control_url());
+        if settings.tenants.file.is_some() {
+            println!(
+                "demo: a backend's Payroc API: curl -H 'Authorization: Bearer {}' http://{}/payroc/v1/payments",
+                demo::SERVICE_KEY,
+                app.local_addr()
+            );
+        }
         println!(
             "demo: open http://{}/ (fake Payroc, no credentials needed)",
             app.local_addr()

@@ -5,6 +5,9 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+#[path = "api/proxy_helpers.rs"]
+#[allow(dead_code)]
+mod proxy_helpers;
 #[path = "api/tenants_helpers.rs"]
 #[allow(dead_code)]
 mod tenants_helpers;
@@ -126,6 +129,83 @@ async fn no_secret_appears_in_logs_even_at_trace() {
     }
     logs_cannot_be_amplified(&capture).await;
     tenants_secrets_stay_out(&capture).await;
+    proxy_secrets_stay_out(&capture).await;
+}
+
+/// The pass-through: one audit line per call naming service, rule, status and attempts, and
+/// never the service key, the account's key or tokens, an Idempotency-Key, a query or a body.
+async fn proxy_secrets_stay_out(capture: &Capture) {
+    use proxy_helpers::{PAYMENTS_KEY, SdkClient, call, spawn_proxy_app};
+    use reqwest::Method;
+    use tenants_helpers::{ACME_KEY, Scratch};
+    let from = capture.0.lock().unwrap().len();
+    let scratch = Scratch::new();
+    let app = spawn_proxy_app(&scratch, |_| {}).await;
+    let mut sdk = SdkClient::new(&app, PAYMENTS_KEY);
+    let body = proxy_helpers::payment("ORD-SECRET-BODY");
+    assert_eq!(
+        sdk.send(Method::POST, "/payments", Some(body.clone()))
+            .await
+            .status(),
+        201
+    );
+    let query = "/payments?cardholderName=Secret%20Holder&limit=5";
+    assert_eq!(sdk.send(Method::GET, query, None).await.status(), 200);
+    app.fake.revoke_tokens_for(ACME_KEY); // a 401 healed with a fresh token
+    let healed = sdk
+        .send(Method::POST, "/payments", Some(body.clone()))
+        .await;
+    assert_eq!(healed.status(), 201);
+    app.fake.drop_next_api_calls(1); // a keyless POST whose answer is lost: once, 502
+    let lost = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lost.status(), 502);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap()[from..].to_vec()).unwrap();
+    let audit: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("payroc api call"))
+        .collect();
+    assert_eq!(audit.len(), 4, "one audit line per call: {audit:?}");
+    assert!(
+        audit[0].contains("service=\"payments\"") && audit[0].contains("rule=\"POST /payments\""),
+        "{}",
+        audit[0]
+    );
+    assert!(
+        audit[2].contains("status=201") && audit[2].contains("attempts=2"),
+        "{}",
+        audit[2]
+    );
+    assert!(
+        audit[3].contains("status=502") && audit[3].contains("attempts=1"),
+        "{}",
+        audit[3]
+    );
+    let requests = app.fake.api_requests();
+    let mut secrets: Vec<String> = vec![
+        PAYMENTS_KEY.into(),
+        ACME_KEY.into(),
+        "ORD-SECRET-BODY".into(),
+        "Secret%20Holder".into(),
+        "Secret Holder".into(),
+    ];
+    secrets.extend(requests.iter().filter_map(|r| r.idempotency_key.clone()));
+    secrets.extend(
+        requests
+            .iter()
+            .filter_map(|r| r.authorization.clone())
+            .map(|a| a.trim_start_matches("Bearer ").to_owned()),
+    );
+    for secret in secrets {
+        assert!(
+            !logs.contains(&secret),
+            "a secret leaked into the logs: {secret:.6}…"
+        );
+    }
 }
 
 /// Many accounts: their API keys, the service key, their tokens, and a key in a tenants file
