@@ -183,6 +183,14 @@ fn demo_serves_sessions_and_exits_zero_on_sigterm() {
             .await
             .unwrap();
         assert_eq!(created.status(), 201);
+        // The demo's backend service reaches the fake's payments API through the broker.
+        let listed = client
+            .get(format!("{url}payroc/v1/payments"))
+            .bearer_auth(hosted_fields_broker::demo::SERVICE_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
     });
 
     let killed = Command::new("kill")

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{CALLER_KEY, TestApp, assert_problem};
 use crate::proxy_helpers::{
-    PAYMENTS_KEY, READER_KEY, SdkClient, call, new_key, payment, payment_for, raw, spawn_proxy_app,
+    PAYMENTS_KEY, READER_KEY, SdkClient, call, new_key, payment, payment_for, post_payment, raw,
+    spawn_proxy_app,
 };
 use crate::tenants_helpers::{ACME_KEY, GLOBEX_KEY, ORDERS_KEY, Scratch};
 
@@ -116,12 +117,7 @@ async fn payroc_answers_come_back_unchanged_with_only_the_listed_headers() {
     let app = spawn_proxy_app(&scratch, |_| {}).await;
 
     // Payroc's own 400, with its errors, reaches the SDK as Payroc wrote it.
-    let invalid = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-        .header("idempotency-key", new_key())
-        .json(&json!({"channel": "web"}))
-        .send()
-        .await
-        .unwrap();
+    let invalid = post_payment(&app, &json!({"channel": "web"})).await;
     assert_eq!(invalid.status(), 400);
     for dropped in ["set-cookie", "keep-alive", "x-payroc-trace"] {
         assert!(
@@ -174,24 +170,15 @@ async fn payroc_answers_come_back_unchanged_with_only_the_listed_headers() {
 async fn a_service_cannot_reach_another_accounts_token_or_payments() {
     let scratch = Scratch::new();
     let app = spawn_proxy_app(&scratch, |_| {}).await;
-    let created: Value = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-        .header("idempotency-key", new_key())
-        .json(&payment("ORD-1"))
-        .send()
+    let created: Value = post_payment(&app, &payment("ORD-1"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let id = created["paymentId"].as_str().unwrap();
 
     // payments (acme) asking for globex's terminal: sent with acme's token, Payroc refuses it.
-    let foreign = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-        .header("idempotency-key", new_key())
-        .json(&payment_for("3234001", "ORD-2"))
-        .send()
-        .await
-        .unwrap();
+    let foreign = post_payment(&app, &payment_for("3234001", "ORD-2")).await;
     assert_eq!(foreign.status(), 403);
     assert_eq!(
         app.fake.api_requests().last().unwrap().api_key.as_deref(),
@@ -314,12 +301,7 @@ async fn bodies_over_the_limit_are_413_and_answers_over_theirs_502() {
     })
     .await;
     let big = json!({"channel": "web", "padding": "x".repeat(2000)});
-    let declared = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-        .header("idempotency-key", new_key())
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
+    let declared = post_payment(&app, &big).await;
     assert_problem(declared, 413).await;
     let chunk = format!("200\r\n{}\r\n", " ".repeat(0x200));
     let chunked = format!(
@@ -333,12 +315,7 @@ async fn bodies_over_the_limit_are_413_and_answers_over_theirs_502() {
     assert_eq!(app.fake.api_calls(), 0);
 
     for order in ["ORD-1", "ORD-2", "ORD-3"] {
-        let response = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-            .header("idempotency-key", new_key())
-            .json(&payment(order))
-            .send()
-            .await
-            .unwrap();
+        let response = post_payment(&app, &payment(order)).await;
         assert_eq!(response.status(), 201);
     }
     let listed = call(&app, Method::GET, "/payments", PAYMENTS_KEY)
@@ -352,12 +329,7 @@ async fn bodies_over_the_limit_are_413_and_answers_over_theirs_502() {
 async fn calls_are_counted_by_service_rule_and_status_class() {
     let scratch = Scratch::new();
     let app = spawn_proxy_app(&scratch, |_| {}).await;
-    let created = call(&app, Method::POST, "/payments", PAYMENTS_KEY)
-        .header("idempotency-key", new_key())
-        .json(&payment("ORD-1"))
-        .send()
-        .await
-        .unwrap();
+    let created = post_payment(&app, &payment("ORD-1")).await;
     assert_eq!(created.status(), 201);
     let refused = call(&app, Method::GET, "/payments/X", "wrong-key-0123456789")
         .send()
@@ -374,5 +346,37 @@ async fn calls_are_counted_by_service_rule_and_status_class() {
         r#"broker_upstream_request_duration_seconds_count{endpoint="api",status_class="2xx"} 1"#,
     ] {
         assert!(metrics.contains(line), "missing {line}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_allowed_headers_reach_payroc() {
+    let scratch = Scratch::new();
+    let app = spawn_proxy_app(&scratch, |_| {}).await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    let response = call(&app, Method::GET, "/payments?limit=1", PAYMENTS_KEY)
+        .header("traceparent", traceparent)
+        .header("tracestate", "vendor=1")
+        .header("accept", "application/json")
+        .header("cookie", "session=abc")
+        .header("x-api-key", PAYMENTS_KEY)
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-custom", "1")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    let seen = &app.fake.api_requests()[0];
+    assert_eq!(seen.traceparent.as_deref(), Some(traceparent));
+    assert_eq!(seen.tracestate.as_deref(), Some("vendor=1"));
+    assert_eq!(seen.accept.as_deref(), Some("application/json"));
+    for name in &seen.header_names {
+        assert!(
+            ["authorization", "accept", "traceparent", "tracestate", "host", "user-agent"]
+                .contains(&name.as_str()),
+            "{name} reached Payroc"
+        );
     }
 }

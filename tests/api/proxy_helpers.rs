@@ -81,6 +81,16 @@ pub fn call(
         .bearer_auth(key)
 }
 
+/// `POST /payments` of `body` under a fresh `Idempotency-Key`, as the `payments` service.
+pub async fn post_payment(app: &TestApp, body: &Value) -> reqwest::Response {
+    call(app, reqwest::Method::POST, "/payments", PAYMENTS_KEY)
+        .header("idempotency-key", new_key())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Sends `request` byte for byte (no client normalises its path) and returns the answer's
 /// status and body.
 pub async fn raw(app: &TestApp, request: &str) -> (u16, String) {
