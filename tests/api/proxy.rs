@@ -374,8 +374,15 @@ async fn only_the_allowed_headers_reach_payroc() {
     assert_eq!(seen.accept.as_deref(), Some("application/json"));
     for name in &seen.header_names {
         assert!(
-            ["authorization", "accept", "traceparent", "tracestate", "host", "user-agent"]
-                .contains(&name.as_str()),
+            [
+                "authorization",
+                "accept",
+                "traceparent",
+                "tracestate",
+                "host",
+                "user-agent"
+            ]
+            .contains(&name.as_str()),
             "{name} reached Payroc"
         );
     }
