@@ -164,12 +164,26 @@ async fn proxy_secrets_stay_out(capture: &Capture) {
         .unwrap();
     assert_eq!(lost.status(), 502);
 
+    app.fake.set_api_latency(std::time::Duration::from_secs(2)); // the caller hangs up
+    let hung_up = call(&app, Method::GET, "/payments", PAYMENTS_KEY)
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(hung_up.is_err());
+    helpers::eventually(std::time::Duration::from_secs(3), || {
+        let capture = capture.clone();
+        async move {
+            String::from_utf8_lossy(&capture.0.lock().unwrap()[from..]).contains("status=499")
+        }
+    })
+    .await;
+
     let logs = String::from_utf8(capture.0.lock().unwrap()[from..].to_vec()).unwrap();
     let audit: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("payroc api call"))
         .collect();
-    assert_eq!(audit.len(), 4, "one audit line per call: {audit:?}");
+    assert_eq!(audit.len(), 5, "one audit line per call: {audit:?}");
     assert!(
         audit[0].contains("service=\"payments\"") && audit[0].contains("rule=\"POST /payments\""),
         "{}",
@@ -184,6 +198,11 @@ async fn proxy_secrets_stay_out(capture: &Capture) {
         audit[3].contains("status=502") && audit[3].contains("attempts=1"),
         "{}",
         audit[3]
+    );
+    assert!(
+        audit[4].contains("status=499") && audit[4].contains("attempts=1"),
+        "a call whose caller hung up is on record: {}",
+        audit[4]
     );
     let requests = app.fake.api_requests();
     let mut secrets: Vec<String> = vec![

@@ -88,15 +88,10 @@ impl Forwarder {
         &self.api_url
     }
 
-    /// Runs attempts until an answer to pass back, a refusal, or the deadline. The count is
-    /// every request sent to Payroc (a healing replay included), for the audit line.
-    pub async fn forward(&self, call: &Call<'_>) -> (Result<Answer, ProxyError>, u32) {
-        let mut sent = 0;
-        let result = self.attempts(call, &mut sent).await;
-        (result, sent)
-    }
-
-    async fn attempts(&self, call: &Call<'_>, sent: &mut u32) -> Result<Answer, ProxyError> {
+    /// Runs attempts until an answer to pass back, a refusal, or the deadline. `sent` counts
+    /// every request sent to Payroc (a healing replay included) as it goes, so the audit line
+    /// has it even when the caller goes away mid-call.
+    pub async fn forward(&self, call: &Call<'_>, sent: &mut u32) -> Result<Answer, ProxyError> {
         let mut policy = Policy {
             replay_safe: call.replay_safe,
             attempts: 0,

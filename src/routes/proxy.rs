@@ -4,11 +4,13 @@
 //! account's Bearer token ([`crate::proxy`]). Nothing a service sends reaches Payroc before
 //! all of that passed; every call gets one audit line.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -86,12 +88,41 @@ fn service_of<'a>(snapshot: &'a Snapshot, key: &str) -> Option<&'a Service> {
     snapshot.service_for(&digest).map(|i| &snapshot.services[i])
 }
 
-/// What the audit line and the metrics say of one call.
-#[derive(Default)]
+/// What the audit line and the metrics say of one call, written when it drops: also when
+/// the caller goes away mid-call (the handler is dropped), as status 499, nginx's "client
+/// closed request", so a payment whose caller hung up is still on record.
 struct Audit {
-    service: Option<std::sync::Arc<str>>,
+    state: AppState,
+    started: Instant,
+    method: Method,
+    service: Option<Arc<str>>,
     rule: Option<String>,
     attempts: u32,
+    status: Option<u16>,
+}
+
+/// The audit status of a call whose caller went away before its answer.
+const CLIENT_CLOSED: u16 = 499;
+
+impl Drop for Audit {
+    fn drop(&mut self) {
+        let status = self.status.unwrap_or(CLIENT_CLOSED);
+        let elapsed = self.started.elapsed();
+        let service = self.service.as_deref().unwrap_or_default();
+        let rule = self.rule.as_deref().unwrap_or_default();
+        tracing::info!(
+            service,
+            method = %self.method,
+            rule,
+            status,
+            attempts = self.attempts,
+            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "payroc api call"
+        );
+        self.state
+            .metrics
+            .proxy_call(service, rule, status, elapsed);
+    }
 }
 
 /// `ANY /payroc/v1/{path}`.
@@ -113,28 +144,21 @@ struct Audit {
         (status = 504, description = "An attempt or the call ran out of time", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn forward(State(state): State<AppState>, request: Request) -> Response {
-    let started = Instant::now();
     let snapshot = state.directory.snapshot();
     let (parts, body) = request.into_parts();
-    let method = parts.method.clone();
-    let mut audit = Audit::default();
+    let mut audit = Audit {
+        state: state.clone(),
+        started: Instant::now(),
+        method: parts.method.clone(),
+        service: None,
+        rule: None,
+        attempts: 0,
+        status: None,
+    };
     let response = pass(&state, &snapshot, parts, body, &mut audit)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let service = audit.service.as_deref().unwrap_or_default();
-    let rule = audit.rule.as_deref().unwrap_or_default();
-    tracing::info!(
-        service,
-        %method,
-        rule,
-        status,
-        attempts = audit.attempts,
-        duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        "payroc api call"
-    );
-    state.metrics.proxy_call(service, rule, status, elapsed);
+    audit.status = Some(response.status().as_u16());
     response
 }
 
@@ -189,9 +213,8 @@ async fn pass(
         replay_safe: policy::replay_safe(&parts.method, has_idempotency_key(&headers)),
         deadline,
     };
-    let (result, attempts) = state.forwarder.forward(&call).await;
-    audit.attempts = attempts;
-    Ok(relay(result?))
+    let answer = state.forwarder.forward(&call, &mut audit.attempts).await?;
+    Ok(relay(answer))
 }
 
 /// `{API_URL}{rest}?{query}`, the path and query exactly as the caller wrote them.
