@@ -133,6 +133,8 @@ fn with_layers(
         .service(routes)
 }
 
+pub use self::signal::shutdown_signal;
+
 /// A bound, ready-to-run broker.
 pub struct Application {
     listener: TcpListener,
@@ -293,27 +295,7 @@ async fn upkeep(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
+mod signal;
 
 #[cfg(test)]
 mod tests;

@@ -4,20 +4,24 @@
 //! account's Bearer token ([`crate::proxy`]). Nothing a service sends reaches Payroc before
 //! all of that passed; every call gets one audit line.
 
-use std::sync::Arc;
-
 use axum::{
     Json,
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
-use url::Url;
 
+mod audit;
+mod outgoing;
+
+use self::{
+    audit::Audit,
+    outgoing::{forwarded_headers, has_idempotency_key, upstream_url},
+};
 use crate::{
     accounts::{Service, Snapshot},
     http::{
@@ -26,7 +30,6 @@ use crate::{
         error::{ApiError, Problem, Relayed},
         state::AppState,
     },
-    idempotency,
     payroc::{Answer, FieldError, Outgoing},
     proxy::{Call, path, policy},
 };
@@ -36,16 +39,6 @@ pub const PREFIX: &str = "/payroc/v1";
 /// The lifetime `authorize` announces. The "token" is the service key itself and never
 /// expires; an SDK re-fetching it hourly costs one local answer.
 const TOKEN_LIFETIME_SECS: u32 = 3600;
-/// The caller's headers that reach Payroc; everything else (its `Authorization`, `x-api-key`,
-/// cookies, forwarding headers) stays here.
-const FORWARDED: [HeaderName; 5] = [
-    header::CONTENT_TYPE,
-    header::ACCEPT,
-    idempotency::HEADER,
-    HeaderName::from_static("traceparent"),
-    HeaderName::from_static("tracestate"),
-];
-
 /// Payroc identity's answer shape, as the SDKs parse it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenAnswer<'a> {
@@ -86,43 +79,6 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap) -> Res
 fn service_of<'a>(snapshot: &'a Snapshot, key: &str) -> Option<&'a Service> {
     let digest: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
     snapshot.service_for(&digest).map(|i| &snapshot.services[i])
-}
-
-/// What the audit line and the metrics say of one call, written when it drops: also when
-/// the caller goes away mid-call (the handler is dropped), as status 499, nginx's "client
-/// closed request", so a payment whose caller hung up is still on record.
-struct Audit {
-    state: AppState,
-    started: Instant,
-    method: Method,
-    service: Option<Arc<str>>,
-    rule: Option<String>,
-    attempts: u32,
-    status: Option<u16>,
-}
-
-/// The audit status of a call whose caller went away before its answer.
-const CLIENT_CLOSED: u16 = 499;
-
-impl Drop for Audit {
-    fn drop(&mut self) {
-        let status = self.status.unwrap_or(CLIENT_CLOSED);
-        let elapsed = self.started.elapsed();
-        let service = self.service.as_deref().unwrap_or_default();
-        let rule = self.rule.as_deref().unwrap_or_default();
-        tracing::info!(
-            service,
-            method = %self.method,
-            rule,
-            status,
-            attempts = self.attempts,
-            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "payroc api call"
-        );
-        self.state
-            .metrics
-            .proxy_call(service, rule, status, elapsed);
-    }
 }
 
 /// `ANY /payroc/v1/{path}`.
@@ -217,32 +173,6 @@ async fn pass(
     Ok(relay(answer))
 }
 
-/// `{API_URL}{rest}?{query}`, the path and query exactly as the caller wrote them.
-fn upstream_url(api_url: &Url, rest: &str, query: Option<&str>) -> Url {
-    let mut url = api_url.clone();
-    let base = api_url.path().trim_end_matches('/');
-    url.set_path(&format!("{base}{rest}"));
-    url.set_query(query);
-    url
-}
-
-/// A blank `Idempotency-Key` (Go's SDK sends one when the field is left empty) is none.
-fn has_idempotency_key(headers: &HeaderMap) -> bool {
-    headers
-        .get(idempotency::HEADER)
-        .is_some_and(|key| !key.as_bytes().trim_ascii().is_empty())
-}
-
-fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
-    let mut kept = HeaderMap::new();
-    for name in FORWARDED {
-        for value in incoming.get_all(&name) {
-            kept.append(name.clone(), value.clone());
-        }
-    }
-    kept
-}
-
 /// Payroc's answer as it came (its listed headers only), marked so the edge leaves it alone.
 fn relay(answer: Answer) -> Response {
     let mut response = (answer.status, answer.headers, answer.body).into_response();
@@ -251,63 +181,4 @@ fn relay(answer: Answer) -> Response {
         response.headers_mut().remove(header::CONTENT_LENGTH);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_upstream_url_keeps_path_and_query_as_written() {
-        let api = Url::parse("https://api.uat.payroc.com/v1").unwrap();
-        let url = upstream_url(&api, "/payments/J%C3%B6rg", Some("limit=5&name=a+b%20c"));
-        assert_eq!(
-            url.as_str(),
-            "https://api.uat.payroc.com/v1/payments/J%C3%B6rg?limit=5&name=a+b%20c"
-        );
-        let url = upstream_url(
-            &Url::parse("http://127.0.0.1:9/v1/").unwrap(),
-            "/payments",
-            None,
-        );
-        assert_eq!(url.as_str(), "http://127.0.0.1:9/v1/payments");
-    }
-
-    #[test]
-    fn only_allow_listed_headers_are_forwarded() {
-        let mut incoming = HeaderMap::new();
-        for (name, value) in [
-            ("authorization", "Bearer service-key"),
-            ("x-api-key", "k"),
-            ("cookie", "c=1"),
-            ("x-forwarded-for", "10.0.0.1"),
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-            ("idempotency-key", "8e03978e-40d5-43e8-bc93-6894a57f9324"),
-            (
-                "traceparent",
-                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-            ),
-            ("tracestate", "a=b"),
-        ] {
-            incoming.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        assert!(has_idempotency_key(&incoming));
-        let kept = forwarded_headers(&incoming);
-        assert_eq!(kept.len(), 5);
-        for gone in ["authorization", "x-api-key", "cookie", "x-forwarded-for"] {
-            assert!(!kept.contains_key(gone), "{gone}");
-        }
-    }
-
-    #[test]
-    fn a_blank_idempotency_key_is_no_key() {
-        let mut headers = HeaderMap::new();
-        assert!(!has_idempotency_key(&headers));
-        headers.insert(idempotency::HEADER, HeaderValue::from_static(" "));
-        assert!(!has_idempotency_key(&headers));
-    }
 }
