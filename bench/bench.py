@@ -7,8 +7,10 @@ broker runs its release build at its production log level. wrk drives each with 
 load, alternating broker / reference / upstream-direct over several rounds; medians are
 reported, and ratios against the reference from the same run (machines here are shared and
 noisy, so absolute numbers mean little). Then the many-accounts phase: a generated tenants
-file of 1 000 accounts against a slow, counting identity stand-in (bench/identity.py). Run
-through bench/run.sh, which builds and installs.
+file of 1 000 accounts against a slow, counting identity stand-in (bench/identity.py). Then
+the Payroc API pass-through phase (bench/proxy_phase.py): a service's GET through the broker
+against the reference doing the same pass-through. Run through bench/run.sh, which builds and
+installs.
 """
 
 import argparse
@@ -27,7 +29,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from identity import IdentityServer
+# bench/proxy_phase.py uses this module's helpers as `bench`: run as a script, this module is
+# that one (not a second copy).
+sys.modules.setdefault("bench", sys.modules[__name__])
+
+import proxy_phase  # noqa: E402
+from identity import IdentityServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / os.environ.get("BENCH_TARGET_DIR", "target/release")
@@ -118,7 +125,7 @@ def start_nginx_proxy(upstream):
     return Nginx(upstream.dir / "nginx-proxy", "nginx-proxy.conf.in", UPSTREAM_PORT=upstream.port, SESSION_PATH=SESSION_PATH)
 
 
-def start_broker(upstream, port, prefix=()):
+def start_broker(upstream, port, prefix=(), extra_env=None):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "BROKER__SERVER__LISTEN": f"127.0.0.1:{port}",
@@ -128,6 +135,7 @@ def start_broker(upstream, port, prefix=()):
         "BROKER__PAYROC__TERMINALS": "1234001",
         "BROKER__LOG__FORMAT": "json",
         # Production-like: the default filter (info for the broker, warn for the rest).
+        **(extra_env or {}),
     }
     started = time.perf_counter()
     process = subprocess.Popen([*prefix, str(BROKER), "serve"], env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -135,9 +143,10 @@ def start_broker(upstream, port, prefix=()):
 
 
 def start_reference(upstream, port, prefix=()):
-    url = f"http://127.0.0.1:{upstream.port}{SESSION_PATH}"
+    url, api_url = f"http://127.0.0.1:{upstream.port}{SESSION_PATH}", f"http://127.0.0.1:{upstream.port}/v1"
     started = time.perf_counter()
-    process = subprocess.Popen([*prefix, str(REFERENCE), f"127.0.0.1:{port}", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*prefix, str(REFERENCE), f"127.0.0.1:{port}", url, api_url],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, started
 
 
@@ -200,6 +209,25 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def wrk_rounds(args, targets, **script):
+    """`args.rounds` rounds over `targets` (name: URL), the order rotating from round to round;
+    each run a warm-up of `args.warmup` s, then `args.seconds` s measured. Every measured run, by
+    name. `script` goes to `wrk` (script, script_args)."""
+    runs = {name: [] for name in targets}
+    for round_no in range(args.rounds):
+        for name in rotated(targets, round_no):
+            wrk(targets[name], args.connections, args.warmup, **script)
+            runs[name].append(wrk(targets[name], args.connections, args.seconds, **script))
+    return runs
+
+
+def summarise(runs):
+    """Medians of requests/s and latencies per target, and its wrk errors (socket errors and
+    answers >= 400) in total."""
+    return {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "p999")} | {"errors": sum(r["errors"] for r in rs)}
+            for name, rs in runs.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -208,7 +236,8 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
     parser.add_argument("--accounts", type=int, default=1000, help="accounts in the many-accounts phase")
-    parser.add_argument("--only", choices=["accounts"], help="run only this phase (accounts: the many-accounts phase)")
+    parser.add_argument("--only", choices=["accounts", "proxy"],
+                        help="run only this phase (accounts: the many-accounts phase; proxy: the Payroc API pass-through)")
     parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
     parser.add_argument("--instructions", type=int, metavar="REQUESTS",
                         help="only count instructions per request under callgrind (bench/instructions.sh)")
@@ -223,14 +252,17 @@ def main():
         if args.instructions:
             print_instructions(instructions(upstream, args.instructions))
             return
-        if args.only == "accounts":
+        if args.only:
             report = {"failures": []}
         else:
             servers.append(start_nginx_proxy(upstream))
             report = run(args, upstream, servers[-1], processes)
-        identity = IdentityServer().start()
-        servers.append(identity)
-        report["accounts"] = many_accounts(args, report, upstream, identity, processes)
+        if args.only in (None, "accounts"):
+            identity = IdentityServer().start()
+            servers.append(identity)
+            report["accounts"] = many_accounts(args, report, upstream, identity, processes)
+        if args.only in (None, "proxy"):
+            report["proxy"] = proxy_phase.run(args, report, upstream, processes)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -238,9 +270,12 @@ def main():
         for server in servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    if args.only != "accounts":
+    if not args.only:
         print_report(args, report)
-    print_accounts(args, report["accounts"])
+    if "accounts" in report:
+        print_accounts(args, report["accounts"])
+    if "proxy" in report:
+        proxy_phase.print_report(args, report["proxy"])
     if report["failures"]:
         print("FAILED: " + "; ".join(report["failures"]))
         sys.exit(1)
@@ -273,15 +308,10 @@ def run(args, upstream, nginx_proxy, processes):
         "reference": f"http://127.0.0.1:{reference_port}/hosted-fields/session",
         "upstream": f"http://127.0.0.1:{upstream.port}{SESSION_PATH}",
     }
-    runs = {name: [] for name in targets}
-    for round_no in range(args.rounds):
-        for name in rotated(targets, round_no):
-            wrk(targets[name], args.connections, args.warmup)
-            runs[name].append(wrk(targets[name], args.connections, args.seconds))
+    runs = wrk_rounds(args, targets)
     report["runs"] = runs
     report["rss_peak_mb"] = proc_status(broker.pid, "VmHWM") / 1024
-    summary = {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "p999")} | {"errors": sum(r["errors"] for r in rs)}
-               for name, rs in runs.items()}
+    summary = summarise(runs)
     report["summary"] = summary
 
     # Added latency at half of the broker's max throughput, over calling the upstream

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark's one entry command: installs its tools, builds both release binaries, runs.
-#   bench/run.sh            full run (5 rounds x 10 s; about 11 minutes, plus oha's build once)
+#   bench/run.sh            full run (5 rounds x 10 s; about 13 minutes, plus oha's build once)
 #   bench/run.sh --smoke    a quick run that only proves the harness works (CI)
 #   bench/run.sh --only accounts   only the many-accounts phase (about 2 minutes)
+#   bench/run.sh --only proxy      only the Payroc API pass-through phase (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,8 @@ if [[ " $* " == *" --smoke "* ]]; then
   export BENCH_TARGET_DIR=target/debug
 else
   export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
-  # Only the half-load runs use oha; `--only accounts` has none.
-  if [[ " $* " != *" --only accounts "* ]]; then
+  # Only the half-load runs use oha; `--only accounts` and `--only proxy` have none.
+  if [[ " $* " != *" --only "* ]]; then
     command -v oha >/dev/null || cargo install --locked oha --version 1.16.0
   fi
   cargo build --release --locked -p hosted-fields-broker -p bench-reference
