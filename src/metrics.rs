@@ -7,6 +7,7 @@ mod describe;
 mod proxy;
 
 pub use accounts::{RefreshOutcome, TokenGauges};
+pub use proxy::RuleSeries;
 
 use std::{
     sync::{
@@ -88,6 +89,7 @@ struct Inner {
     accept_errors: Counter,
     /// The hot path's series, registered once instead of looked up per request.
     create_session_2xx: Histogram,
+    api_2xx: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -127,6 +129,7 @@ impl Metrics {
             accept_errors: counter(ACCEPT_ERRORS),
             create_session_2xx: recorder
                 .register_histogram(&upstream_key("create_session", "2xx"), &METADATA),
+            api_2xx: recorder.register_histogram(&upstream_key("api", "2xx"), &METADATA),
             handle: recorder.handle(),
             recorder,
         };
@@ -158,13 +161,14 @@ impl Metrics {
         };
         let class = status_class(status);
         let seconds = elapsed.as_secs_f64();
-        if (endpoint, class) == ("create_session", "2xx") {
-            self.0.create_session_2xx.record(seconds);
-        } else {
-            self.0
+        match (endpoint, class) {
+            ("create_session", "2xx") => self.0.create_session_2xx.record(seconds),
+            ("api", "2xx") => self.0.api_2xx.record(seconds),
+            _ => self
+                .0
                 .recorder
                 .register_histogram(&upstream_key(endpoint, class), &METADATA)
-                .record(seconds);
+                .record(seconds),
         }
     }
 

@@ -144,11 +144,24 @@ impl Directory {
         let services = spec
             .services
             .iter()
-            .map(|s| Service {
-                name: s.name.as_str().into(),
-                digest: Sha256::digest(s.key.expose_secret().as_bytes()).into(),
-                account: index[s.account.as_str()],
-                rules: s.rules.clone(),
+            .map(|s| {
+                let name: Arc<str> = s.name.as_str().into();
+                let rules = s
+                    .rules
+                    .iter()
+                    .map(|rule| {
+                        (
+                            rule.clone(),
+                            self.metrics.proxy_rule(&name, &rule.to_string()),
+                        )
+                    })
+                    .collect();
+                Service {
+                    name,
+                    digest: Sha256::digest(s.key.expose_secret().as_bytes()).into(),
+                    account: index[s.account.as_str()],
+                    rules,
+                }
             })
             .collect();
         let snapshot = Arc::new(Snapshot::new(accounts, services, &self.cors));

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::identity::AccountToken;
-use crate::{payroc::session_url, tenants::rules::Rule};
+use crate::{metrics::RuleSeries, payroc::session_url, tenants::rules::Rule};
 
 /// One allowed processing terminal and its precomputed sessions URL.
 #[derive(Debug)]
@@ -43,7 +43,8 @@ pub struct Service {
     pub digest: [u8; 32],
     /// Index of its account in [`Snapshot::accounts`].
     pub account: usize,
-    pub rules: Vec<Rule>,
+    /// Its `payroc_api` rules, each with its metrics series.
+    pub rules: Vec<(Rule, RuleSeries)>,
 }
 
 /// Who asks for a session, as far as routing cares.

@@ -141,16 +141,16 @@ async fn pass(
         }],
     })?;
     let method = parts.method.as_str();
-    let rule = service
+    let (_, series) = service
         .rules
         .iter()
-        .find(|rule| rule.matches(method, rest))
+        .find(|(rule, _)| rule.matches(method, rest))
         .ok_or_else(|| {
             ApiError::Forbidden(format!(
                 "{method} {rest} is not in this service's payroc_api rules."
             ))
         })?;
-    audit.rule = Some(rule.to_string());
+    audit.rule = Some(series.clone());
     let limit = state.forwarder.settings().body_limit_bytes;
     refuse_declared_excess(&parts.headers, limit)?;
     let body = read_within(body, limit, state.body_timeout).await?;
