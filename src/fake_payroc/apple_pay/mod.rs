@@ -135,10 +135,10 @@ fn validate(body: &[u8]) -> Result<String, Problem> {
 fn merchant_session(domain_id: &str) -> Value {
     let now = OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let mut rng = rand::rng();
+    // Upper-case hex of `bytes` random bytes.
     let hex = |rng: &mut rand::rngs::ThreadRng, bytes: usize| -> String {
-        (0..bytes)
-            .map(|_| format!("{:02X}", rng.random::<u8>()))
-            .collect()
+        let random: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+        random.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().concat()
     };
     json!({
         "epochTimestamp": now,
