@@ -31,6 +31,16 @@ pub struct RawSettings {
     pub demo: RawDemo,
     pub tenants: RawTenants,
     pub proxy: RawProxy,
+    pub apple_pay: RawApplePay,
+}
+
+/// Apple Pay on the web for the `default` account: which page origins may start merchant
+/// sessions, and the Payroc `appleDomainId` of each (`ORIGIN=ID`, comma-separated).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawApplePay {
+    #[serde(deserialize_with = "comma_list")]
+    pub domains: Vec<String>,
 }
 
 /// The Payroc API pass-through for named services (`/payroc/v1/...`): its own limits, its own

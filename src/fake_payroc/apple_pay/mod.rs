@@ -138,7 +138,11 @@ fn merchant_session(domain_id: &str) -> Value {
     // Upper-case hex of `bytes` random bytes.
     let hex = |rng: &mut rand::rngs::ThreadRng, bytes: usize| -> String {
         let random: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
-        random.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().concat()
+        random
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .concat()
     };
     json!({
         "epochTimestamp": now,
