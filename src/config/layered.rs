@@ -51,8 +51,11 @@ pub struct RawApplePay {
 pub struct RawProxy {
     pub body_limit_bytes: usize,
     pub response_limit_bytes: usize,
-    pub request_timeout_ms: u64,
-    pub deadline_ms: u64,
+    /// Unset: 22 s, or the deadline if that is shorter.
+    pub request_timeout_ms: Option<u64>,
+    /// Unset: 25 s, or `server.shutdown_grace_ms` if that is shorter (a Part 1 configuration
+    /// with a short grace keeps starting).
+    pub deadline_ms: Option<u64>,
     pub max_attempts: u32,
     pub max_connections: usize,
 }
@@ -62,8 +65,8 @@ impl Default for RawProxy {
         Self {
             body_limit_bytes: 1024 * 1024,
             response_limit_bytes: 16 * 1024 * 1024,
-            request_timeout_ms: 22_000,
-            deadline_ms: 25_000,
+            request_timeout_ms: None,
+            deadline_ms: None,
             max_attempts: 3,
             max_connections: 128,
         }
