@@ -90,6 +90,10 @@ mod tests {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
         }
         assert!(doc["paths"]["/payroc/authorize"]["post"].is_object());
+        let apple = &doc["paths"]["/apple-pay/session"]["post"]["responses"];
+        for status in ["200", "400", "403", "413", "415", "429", "502", "503", "504"] {
+            assert!(apple.get(status).is_some(), "apple pay {status} missing");
+        }
         for method in ["get", "head", "post", "put", "patch", "delete"] {
             let forward = &doc["paths"]["/payroc/v1/{path}"][method]["responses"];
             for status in ["400", "401", "403", "413", "502", "503", "504"] {
