@@ -45,6 +45,11 @@ const IDLE_POLL_MS = 500;
 const SUBMISSION_TIMEOUT_MS = 60_000;
 /** The `Date` header has whole-second resolution: smaller offsets are noise, not skew. */
 const MIN_CLOCK_OFFSET_MS = 1_000;
+/**
+ * The renewal timer wakes at least this often to look at the clocks again: a machine that
+ * slept delays timers, and some browsers stop `performance.now()` during sleep.
+ */
+const MAX_TIMER_MS = 30_000;
 /** Problem `type`s of failures the helper itself detects (the broker's have their own). */
 const PROBLEM = Object.freeze({
   network: "urn:hosted-fields-broker:client:network",
@@ -82,13 +87,25 @@ const PROBLEM = Object.freeze({
  */
 
 /**
+ * A session's times are measured from the moment the broker's answer arrived, with the
+ * broker's `expiresInSeconds` (not `expiresAt`, which is on the server's clock): a browser
+ * clock that is minutes off changes nothing. `…Ms` fields project them onto this browser's
+ * `Date` clock (for display); `…Mono` fields onto `performance.now()`.
  * @typedef {object} Session
  * @property {string} sessionToken Payroc's session token.
  * @property {string} expiresAt as the broker sent it (the server's clock).
- * @property {number} expiresAtMs expiry in this browser's clock (epoch ms, skew corrected).
+ * @property {number} expiresInSeconds the session's life left when the broker answered
+ *   (from the broker; derived from `expiresAt` and the `Date` header if an older broker
+ *   omitted it).
+ * @property {"expiresInSeconds"|"expiresAt"} expirySource what the expiry was computed from.
+ * @property {number} expiresAtMs expiry in this browser's clock (epoch ms).
  * @property {number} mintedAtMs when the broker's answer arrived (browser clock).
  * @property {number} renewAtMs when the helper plans to renew it (browser clock).
- * @property {number} clockOffsetMs server clock minus browser clock (0 when under 1 s).
+ * @property {number} mintedAtMono when the answer arrived, in `performance.now()` ms.
+ * @property {number} expiresAtMono expiry, in `performance.now()` ms.
+ * @property {number} renewAtMono planned renewal, in `performance.now()` ms.
+ * @property {number} clockOffsetMs server clock minus browser clock (0 when under 1 s);
+ *   informational, the helper's timing does not use it.
  * @property {string} idempotencyKey the key it was minted under.
  * @property {number} renewals renewals before this session: 0 for the first.
  * @property {string} scenario
@@ -149,8 +166,9 @@ export class Checkout {
   #startPromise = null;
   #renewing = null;
   #timer = null;
-  #lastActivityAt = 0;
-  #submittingSince = 0;
+  /** Monotonic times (`performance.now()`): a browser clock that jumps cannot fake idleness. */
+  #lastActivityAt = -Infinity;
+  #submittingSince = null;
   /** Set when a submission failed on an expired session: rebuild now, do not wait for idle. */
   #deadForm = false;
   #abort = new AbortController();
@@ -165,6 +183,16 @@ export class Checkout {
   /** The current session, or null before the first form is ready. @returns {Session|null} */
   get session() {
     return this.#session && { ...this.#session };
+  }
+
+  /**
+   * Milliseconds the current session has left by the helper's reckoning (0 once expired), or
+   * null before the first form is ready. Unlike `session.expiresAtMs - Date.now()`, it holds
+   * when the browser's clock is changed while the page is open.
+   * @returns {number|null}
+   */
+  get expiresInMs() {
+    return this.#session && Math.max(0, this.#session.expiresAtMono - this.#session.mintedAtMono - sessionAgeMs(this.#session));
   }
 
   /** Renewals so far. */
@@ -227,7 +255,7 @@ export class Checkout {
       this.#report(problem(PROBLEM.library, "The payment form is not ready", "There is no form to submit yet."), "submit");
       return;
     }
-    this.#submittingSince = Date.now();
+    this.#submittingSince = performance.now();
     this.#instance.submit();
   }
 
@@ -314,7 +342,7 @@ export class Checkout {
   #teardownInstance() {
     const instance = this.#instance;
     this.#instance = null;
-    this.#submittingSince = 0;
+    this.#submittingSince = null;
     if (!instance) return;
     try {
       instance.destroy();
@@ -323,10 +351,18 @@ export class Checkout {
     }
   }
 
+  /**
+   * Wakes at the renewal point, or sooner to look again (see {@link MAX_TIMER_MS}): a timer
+   * is not a clock, and one that slept through the renewal point must not wait its full delay.
+   */
   #scheduleRenewal() {
     clearTimeout(this.#timer);
-    const delay = Math.max(0, this.#session.renewAtMs - Date.now());
-    this.#timer = setTimeout(() => this.#renewalDue(), delay);
+    const session = this.#session;
+    const delay = Math.max(0, renewalDueInMs(session));
+    this.#timer = setTimeout(() => {
+      if (renewalDueInMs(session) > 0 && this.#session === session) this.#scheduleRenewal();
+      else this.#renewalDue();
+    }, Math.min(delay, MAX_TIMER_MS));
   }
 
   #retryRenewalLater() {
@@ -351,7 +387,7 @@ export class Checkout {
 
   #visibilityChanged() {
     if (document.visibilityState !== "visible" || !this.#session) return;
-    if (Date.now() >= this.#session.renewAtMs) this.#renewalDue();
+    if (renewalDueInMs(this.#session) <= 0) this.#renewalDue();
   }
 
   // --- is the shopper using the form? ---------------------------------------------------------
@@ -362,11 +398,15 @@ export class Checkout {
    * anyway, so focus alone (left there before a coffee) no longer holds renewal back.
    */
   #inUse() {
-    const now = Date.now();
-    if (this.#submittingSince && now - this.#submittingSince < SUBMISSION_TIMEOUT_MS) return true;
+    const now = performance.now();
+    if (this.#submittingSince !== null && now - this.#submittingSince < SUBMISSION_TIMEOUT_MS) return true;
     if (now - this.#lastActivityAt < this.#options.idleSeconds * 1000) return true;
-    const expired = this.#session && now >= this.#session.expiresAtMs;
-    return !expired && focusInside(this.#options.fieldTargets);
+    return !this.#expired() && focusInside(this.#options.fieldTargets);
+  }
+
+  /** Whether the current session is past its expiry (the form is dead). */
+  #expired() {
+    return this.#session !== null && this.expiresInMs === 0;
   }
 
   /** Resolves true once the form is idle, false if the checkout was destroyed meanwhile. */
@@ -391,8 +431,8 @@ export class Checkout {
   }
 
   #dispatch(event, payload) {
-    if (this.#options.activityEvents.includes(event)) this.#lastActivityAt = Date.now();
-    if (event === "submissionSuccess") this.#submittingSince = 0;
+    if (this.#options.activityEvents.includes(event)) this.#lastActivityAt = performance.now();
+    if (event === "submissionSuccess") this.#submittingSince = null;
     if (event === "error" && this.#handleLibraryError(payload)) return;
     for (const handler of this.#handlers.get(event) ?? []) {
       try {
@@ -409,10 +449,9 @@ export class Checkout {
    * @returns {boolean} true if handled here (not passed to the caller's `error` handler).
    */
   #handleLibraryError(event) {
-    const wasSubmitting = this.#submittingSince !== 0;
-    this.#submittingSince = 0;
-    const pastExpiry = this.#session && Date.now() >= this.#session.expiresAtMs;
-    const expired = /expired/i.test(String(event?.type ?? "")) || (wasSubmitting && pastExpiry);
+    const wasSubmitting = this.#submittingSince !== null;
+    this.#submittingSince = null;
+    const expired = /expired/i.test(String(event?.type ?? "")) || (wasSubmitting && this.#expired());
     if (!expired) return false;
     const reloaded = problem(
       PROBLEM.sessionExpired,
@@ -498,12 +537,24 @@ function focusInside(selectors) {
  */
 async function mintSession(options, signal, onRetry) {
   const key = newIdempotencyKey();
-  for (let attempt = 1; ; attempt += 1) {
-    const outcome = await attemptMint(options, key, signal);
-    if (outcome.session) return outcome.session;
+  return withRetries(() => attemptMint(options, key, signal), options, signal, onRetry);
+}
+
+/**
+ * Runs `attempt` until it yields `{value}`, waiting between tries as {@link retryDelayMs}
+ * says; throws the last problem when it gives up. No retry starts that would end after
+ * `deadline` (a `performance.now()` time).
+ * @param {function(): Promise<{value: *}|{problem: CheckoutProblem, retryable: boolean}>} attempt
+ * @param {function(CheckoutProblem): void} onRetry told about each failure that is retried.
+ */
+async function withRetries(attempt, options, signal, onRetry, deadline = Infinity) {
+  for (let n = 1; ; n += 1) {
+    const outcome = await attempt();
+    if (!outcome.problem) return outcome.value;
     const p = outcome.problem;
-    p.attempt = attempt;
-    const delay = retryDelayMs(outcome, attempt, options);
+    p.attempt = n;
+    let delay = retryDelayMs(outcome, n, options);
+    if (delay !== null && performance.now() + delay >= deadline) delay = null;
     if (delay === null) {
       if (p.type === PROBLEM.network) p.detail = await diagnoseUnreachable(options.brokerUrl, signal);
       throw p;
@@ -516,31 +567,43 @@ async function mintSession(options, signal, onRetry) {
 }
 
 /**
- * One POST. Resolves `{session}` or `{problem, retryable}`; never rejects, except when the
- * checkout is destroyed mid-request.
+ * One POST. Resolves `{value: session}` or `{problem, retryable}`; never rejects, except when
+ * the checkout is destroyed mid-request.
  */
-async function attemptMint(options, key, outerSignal) {
+async function attemptMint(options, key, signal) {
   const body = stripUndefined({ scenario: options.scenario, processingTerminalId: options.processingTerminalId });
-  const signal = withTimeout(outerSignal, options.requestTimeoutMs);
   const sentAt = Date.now();
-  let response;
+  const sent = await postJson(`${options.brokerUrl}/hosted-fields/session`, body, { "Idempotency-Key": key }, options.requestTimeoutMs, signal);
+  if (sent.problem) return sent;
+  // Both clocks at once: the session's times are measured from this moment on either.
+  const received = { wall: Date.now(), mono: performance.now() };
+  const { response } = sent;
+  if (response.status === 201) return parseSession(response, key, options, sentAt, received);
+  return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
+}
+
+/**
+ * One JSON POST to the broker, without cookies or caching. Resolves `{response}` whatever
+ * its status, or a retryable `{problem}` when no answer came (network error, timeout); rejects
+ * only when `outerSignal` aborts.
+ */
+async function postJson(url, body, headers, timeoutMs, outerSignal) {
+  const signal = withTimeout(outerSignal, timeoutMs);
   try {
-    response = await fetch(`${options.brokerUrl}/hosted-fields/session`, {
+    const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      headers: { "Content-Type": "application/json", ...headers },
       body: JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
       signal,
     });
+    return { response };
   } catch (error) {
     if (outerSignal.aborted) throw error;
     const detail = signal.aborted ? "The broker did not answer in time." : "The broker could not be reached.";
     return { problem: problem(PROBLEM.network, "Cannot reach the payment service", detail, { cause: error }), retryable: true };
   }
-  const receivedAt = Date.now();
-  if (response.status === 201) return parseSession(response, key, options, sentAt, receivedAt);
-  return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
 }
 
 /** Combines the caller's signal with a per-attempt timeout. */
@@ -549,25 +612,30 @@ function withTimeout(signal, ms) {
   return AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-async function parseSession(response, key, options, sentAt, receivedAt) {
+async function parseSession(response, key, options, sentAt, received) {
   const body = await response.json().catch(() => null);
   const serverExpiry = Date.parse(body?.expiresAt ?? "");
   if (!body?.sessionToken || Number.isNaN(serverExpiry) || !body.scriptUrl) {
     const p = problem(PROBLEM.invalidResponse, "Unexpected answer from the payment service", "The session response lacks a token, an expiry or a script URL.", { status: response.status });
     return { problem: p, retryable: false };
   }
-  const clockOffsetMs = clockOffset(response.headers.get("Date"), sentAt, receivedAt);
-  const expiresAtMs = serverExpiry - clockOffsetMs;
+  const timing = sessionTiming(body, serverExpiry, response.headers.get("Date"), sentAt, received.wall);
   // Never plan a renewal in the first half of a session's life: a short session (a test, a
   // broker misconfiguration) would otherwise be renewed in a tight loop.
-  const leadMs = Math.min(options.renewLeadSeconds * 1000, (expiresAtMs - receivedAt) / 2);
+  const leadMs = Math.min(options.renewLeadSeconds * 1000, timing.lifetimeMs / 2);
+  const renewAfterMs = timing.lifetimeMs - Math.max(0, leadMs);
   const session = {
     sessionToken: body.sessionToken,
     expiresAt: body.expiresAt,
-    expiresAtMs,
-    mintedAtMs: receivedAt,
-    renewAtMs: expiresAtMs - Math.max(0, leadMs),
-    clockOffsetMs,
+    expiresInSeconds: timing.expiresInSeconds,
+    expirySource: timing.source,
+    expiresAtMs: received.wall + timing.lifetimeMs,
+    mintedAtMs: received.wall,
+    renewAtMs: received.wall + renewAfterMs,
+    mintedAtMono: received.mono,
+    expiresAtMono: received.mono + timing.lifetimeMs,
+    renewAtMono: received.mono + renewAfterMs,
+    clockOffsetMs: timing.clockOffsetMs,
     idempotencyKey: key,
     renewals: 0,
     scenario: body.scenario ?? options.scenario,
@@ -576,19 +644,59 @@ async function parseSession(response, key, options, sentAt, receivedAt) {
     scriptUrl: body.scriptUrl,
     scriptIntegrity: body.scriptIntegrity,
   };
-  return { session };
+  return { value: session };
+}
+
+/**
+ * How long a session lives from the moment its answer arrived. The broker's
+ * `expiresInSeconds` is read off the broker's clock alone, so a wrong browser clock does not
+ * matter. A broker that omits it (older than this helper) sends only `expiresAt`: then the
+ * browser clock's skew is estimated from the `Date` header, as well as that goes.
+ * @returns {{source: "expiresInSeconds"|"expiresAt", expiresInSeconds: number, lifetimeMs: number, clockOffsetMs: number}}
+ */
+function sessionTiming(body, serverExpiry, dateHeader, sentAt, receivedAt) {
+  const seconds = body.expiresInSeconds;
+  if (typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) {
+    // Rounded down by the broker: its clock read between 0 and 1 s before expiresAt − seconds.
+    const offset = Math.round(serverExpiry - seconds * 1000 - 500 - receivedAt);
+    return {
+      source: "expiresInSeconds",
+      expiresInSeconds: seconds,
+      lifetimeMs: seconds * 1000,
+      clockOffsetMs: Math.abs(offset) < MIN_CLOCK_OFFSET_MS ? 0 : offset,
+    };
+  }
+  const clockOffsetMs = clockOffset(dateHeader, sentAt, receivedAt);
+  const lifetimeMs = Math.max(0, serverExpiry - clockOffsetMs - receivedAt);
+  return { source: "expiresAt", expiresInSeconds: Math.floor(lifetimeMs / 1000), lifetimeMs, clockOffsetMs };
 }
 
 /**
  * Server clock minus browser clock, from the response's `Date` (exposed by the broker's CORS
  * headers). The server's clock read somewhere in [Date, Date + 1 s) while the request was in
- * flight: compare the middle of both intervals.
+ * flight: compare the middle of both intervals. Only for a broker without `expiresInSeconds`.
  */
 function clockOffset(dateHeader, sentAt, receivedAt) {
   const server = Date.parse(dateHeader ?? "");
   if (Number.isNaN(server)) return 0;
   const offset = Math.round(server + 500 - (sentAt + receivedAt) / 2);
   return Math.abs(offset) < MIN_CLOCK_OFFSET_MS ? 0 : offset;
+}
+
+/**
+ * Milliseconds since the session's answer arrived, on `performance.now()`, which no change
+ * of the computer's clock moves. The `Date` clock's reading wins when it is larger: some
+ * browsers stop `performance.now()` while the machine sleeps, and a session must not outlive
+ * its renewal because of a nap. A constant skew cancels out of both readings; a clock that
+ * jumps forward costs one early renewal, never a loop (each session starts both afresh).
+ */
+function sessionAgeMs(session) {
+  return Math.max(performance.now() - session.mintedAtMono, Date.now() - session.mintedAtMs);
+}
+
+/** Milliseconds until the session's renewal point; zero or less once it is due. */
+function renewalDueInMs(session) {
+  return session.renewAtMono - session.mintedAtMono - sessionAgeMs(session);
 }
 
 /** The broker's problem+json, or the best description of a non-problem answer. */
