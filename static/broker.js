@@ -57,6 +57,7 @@ const PROBLEM = Object.freeze({
   script: "urn:hosted-fields-broker:client:script",
   library: "urn:hosted-fields-broker:client:library",
   sessionExpired: "urn:hosted-fields-broker:client:session-expired",
+  applePay: "urn:hosted-fields-broker:client:apple-pay",
 });
 
 /**
@@ -137,7 +138,7 @@ export class CheckoutProblem extends Error {
     this.detail = detail;
     this.status = status;
     this.retryAfterSeconds = retryAfterSeconds;
-    /** @type {"start"|"renewal"|"submit"|undefined} */
+    /** @type {"start"|"renewal"|"submit"|"applePay"|"merchantValidation"|"paymentAuthorization"|undefined} */
     this.phase = undefined;
     this.attempt = undefined;
     this.willRetry = false;
@@ -481,6 +482,327 @@ export class Checkout {
     } catch (error) {
       console.error(`hosted-fields-broker: ${name} threw`, error);
     }
+  }
+}
+
+// --- Apple Pay ------------------------------------------------------------------------------------
+
+/** Apple Pay option defaults; each is documented on {@link ApplePayOptions}. */
+const APPLE_PAY_DEFAULTS = Object.freeze({
+  version: 3,
+  retries: 2,
+  retryBaseMs: 500,
+  maxRetryAfterSeconds: 10,
+  requestTimeoutMs: 10_000,
+  validationTimeoutMs: 25_000,
+});
+
+/** `ApplePaySession` events the page handles itself (it calls the matching `complete…`). */
+const APPLE_PAY_PASS_THROUGH = ["paymentmethodselected", "shippingmethodselected", "shippingcontactselected", "couponcodechanged", "cancel"];
+/** `ApplePaySession.STATUS_SUCCESS` / `STATUS_FAILURE`, for a session class that lacks them. */
+const APPLE_PAY_STATUS = Object.freeze({ success: 0, failure: 1 });
+
+/**
+ * @typedef {object} ApplePayOptions
+ * @property {string} [brokerUrl] as for {@link CheckoutOptions}: where `POST /apple-pay/session` lives.
+ * @property {string} [processingTerminalId] default: the broker's default terminal.
+ * @property {object|function(): object} [paymentRequest] Apple's `ApplePayPaymentRequest`
+ *   (countryCode, currencyCode, merchantCapabilities, supportedNetworks, total…), or a
+ *   function returning it when the sheet opens; {@link ApplePay#begin} may pass one instead.
+ * @property {function(object, {event: Event, session: object}): (boolean|object|Promise<boolean|object>)} onPaymentAuthorized
+ *   gets Apple's `payment` (with the `token` the page's server pays with) and answers whether
+ *   the payment went through: `true`, `false`, or an `ApplePayPaymentAuthorizationResult`
+ *   (`{status, errors}`). The helper calls `completePayment` with it; a throw counts as failure.
+ * @property {Object<string, function(Event, object): void>} [on] more `ApplePaySession`
+ *   events, passed through as `(event, session)`: `paymentmethodselected`,
+ *   `shippingmethodselected`, `shippingcontactselected`, `couponcodechanged` (the handler calls
+ *   the matching `session.complete…` itself) and `cancel`.
+ * @property {function(object): void} [onMerchantValidated] the merchant session, just handed to
+ *   `completeMerchantValidation` (for logging; the object is Apple's, opaque).
+ * @property {function(CheckoutProblem): void} [onError] every problem; default `console.error`.
+ * @property {number} [version=3] the Apple Pay JS API version to ask for.
+ * @property {number} [retries=2] retries of the merchant validation request.
+ * @property {number} [retryBaseMs=500] first backoff; doubles, jittered.
+ * @property {number} [maxRetryAfterSeconds=10] a longer `Retry-After` is reported, not waited:
+ *   the shopper is looking at the payment sheet.
+ * @property {number} [requestTimeoutMs=10000] one attempt's limit.
+ * @property {number} [validationTimeoutMs=25000] all attempts' limit; then the sheet is aborted.
+ */
+
+/**
+ * @typedef {object} ApplePayAvailability
+ * @property {boolean} available
+ * @property {"no-apple-pay"|"unsupported-version"|"cannot-make-payments"|"error"} [reason] why not.
+ * @property {string} [detail] the same, for people.
+ */
+
+/**
+ * How a sheet ended: `authorized` (the page's server took the payment), `cancelled` (by the
+ * shopper, or Apple), `aborted` ({@link ApplePay#abort}), `failed` (`problem`, also sent to
+ * `onError`), `unavailable` (`reason`, `detail`: nothing was shown) or `busy` (a sheet is open).
+ * @typedef {object} ApplePayOutcome
+ * @property {"authorized"|"cancelled"|"aborted"|"failed"|"unavailable"|"busy"} outcome
+ * @property {object} [payment] Apple's payment (`authorized`).
+ * @property {object} [result] what `completePayment` was given (`authorized`).
+ * @property {CheckoutProblem} [problem] `failed`.
+ * @property {string} [reason] `unavailable`.
+ * @property {string} [detail] `unavailable`.
+ */
+
+/**
+ * Creates an Apple Pay button's helper: checks availability, opens the sheet, validates the
+ * merchant through the broker, and hands the authorized payment to the page. It never pays:
+ * the page sends the payment's token to its own server, which pays through Payroc.
+ * Throws only on a programming error (no `onPaymentAuthorized`).
+ * @param {ApplePayOptions} options
+ * @returns {ApplePay}
+ */
+export function createApplePay(options) {
+  return new ApplePay(options);
+}
+
+/**
+ * Apple Pay next to a Hosted Fields form. Show the button only when {@link ApplePay#available};
+ * call {@link ApplePay#begin} straight from its click handler.
+ */
+export class ApplePay {
+  #options;
+  /** The open sheet: `{session, version, settle, signal}`; null when none is. */
+  #run = null;
+  #state = "idle";
+
+  /** @param {ApplePayOptions} options */
+  constructor(options) {
+    if (!options || typeof options.onPaymentAuthorized !== "function") {
+      throw new TypeError("createApplePay: `onPaymentAuthorized` is required");
+    }
+    this.#options = { ...APPLE_PAY_DEFAULTS, on: {}, onError: defaultOnError, ...stripUndefined(options) };
+    this.#options.brokerUrl = String(options.brokerUrl ?? new URL(import.meta.url).origin).replace(/\/+$/, "");
+  }
+
+  /**
+   * Whether this browser can pay with Apple Pay now, and if not why. Read it to decide whether
+   * to show the button; it never throws.
+   * @returns {ApplePayAvailability}
+   */
+  get availability() {
+    return applePayAvailability(this.#options.version);
+  }
+
+  /** Shorthand for `availability.available`. */
+  get available() {
+    return this.availability.available;
+  }
+
+  /**
+   * `idle`, `validating` (the broker is asked for a merchant session), `sheet` (the shopper
+   * decides), `authorizing` (`onPaymentAuthorized` runs).
+   */
+  get state() {
+    return this.#state;
+  }
+
+  /** The open `ApplePaySession`, or null. */
+  get session() {
+    return this.#run?.session ?? null;
+  }
+
+  /**
+   * Opens the payment sheet. Apple allows that only inside a user gesture: call it
+   * synchronously from the button's click handler, before any `await`. Never rejects.
+   * @param {object} [paymentRequest] this sheet's request; default `options.paymentRequest`.
+   * @returns {Promise<ApplePayOutcome>} once the sheet is closed.
+   */
+  begin(paymentRequest) {
+    const availability = this.availability;
+    if (!availability.available) return Promise.resolve({ outcome: "unavailable", reason: availability.reason, detail: availability.detail });
+    if (this.#run) return Promise.resolve({ outcome: "busy" });
+    let resolveOutcome;
+    const done = new Promise((resolve) => {
+      resolveOutcome = resolve;
+    });
+    const abort = new AbortController();
+    const run = { session: null, version: this.#options.version, signal: abort.signal, settle: null };
+    run.settle = (outcome) => {
+      if (this.#run !== run) return;
+      this.#run = null;
+      this.#state = "idle";
+      abort.abort();
+      resolveOutcome(outcome);
+    };
+    this.#run = run;
+    try {
+      // Nothing may be awaited before this line: Apple checks for the user gesture here.
+      run.session = new window.ApplePaySession(run.version, resolvePaymentRequest(paymentRequest ?? this.#options.paymentRequest));
+      this.#wire(run);
+      run.session.begin();
+    } catch (error) {
+      const p = this.#report(applePayStartProblem(error), "applePay");
+      run.settle({ outcome: "failed", problem: p });
+    }
+    return done;
+  }
+
+  /** Closes the open sheet, if any (`session.abort()`); its `begin()` resolves `aborted`. */
+  abort() {
+    const run = this.#run;
+    if (!run) return;
+    safely(() => run.session?.abort());
+    run.settle({ outcome: "aborted" });
+  }
+
+  /** Hooks the helper's handlers and the page's pass-through ones onto a new session. */
+  #wire(run) {
+    const { session } = run;
+    session.onvalidatemerchant = (event) => this.#validateMerchant(run, event.validationURL);
+    session.onpaymentauthorized = (event) => this.#authorize(run, event);
+    for (const name of APPLE_PAY_PASS_THROUGH) {
+      const handler = this.#options.on[name];
+      if (name !== "cancel" && typeof handler !== "function") continue;
+      session[`on${name}`] = (event) => {
+        if (name === "cancel") run.settle({ outcome: "cancelled" });
+        if (typeof handler === "function") this.#call(handler, event, session);
+      };
+    }
+  }
+
+  /**
+   * Asks the broker for a merchant session for Apple's `validationURL` and completes the
+   * validation with it; on failure the sheet is aborted and the problem reported.
+   */
+  async #validateMerchant(run, validationUrl) {
+    this.#state = "validating";
+    try {
+      const merchantSession = await requestMerchantSession(this.#options, validationUrl, run.signal, (p) => this.#report(p, "merchantValidation"));
+      if (this.#run !== run) return; // the shopper cancelled meanwhile
+      run.session.completeMerchantValidation(merchantSession);
+      this.#state = "sheet";
+      this.#call(this.#options.onMerchantValidated, merchantSession);
+    } catch (error) {
+      if (this.#run !== run) return;
+      const p = this.#report(asProblem(error), "merchantValidation");
+      safely(() => run.session.abort());
+      run.settle({ outcome: "failed", problem: p });
+    }
+  }
+
+  /**
+   * The shopper authorized: the page's `onPaymentAuthorized` pays (on its server) and says
+   * how it went; `completePayment` tells the sheet. After a failure the sheet stays open
+   * (Apple lets the shopper try again or cancel).
+   */
+  async #authorize(run, event) {
+    this.#state = "authorizing";
+    const statuses = applePayStatuses(window.ApplePaySession);
+    let result;
+    try {
+      result = authorizationResult(await this.#options.onPaymentAuthorized(event.payment, { event, session: run.session }), statuses);
+    } catch (error) {
+      this.#report(problem(PROBLEM.applePay, "The payment did not go through", String(error?.message ?? error), { cause: error }), "paymentAuthorization");
+      result = { status: statuses.failure };
+    }
+    if (this.#run !== run) return;
+    this.#state = "sheet";
+    // Versions before 3 take the bare status.
+    safely(() => run.session.completePayment(run.version >= 3 ? result : result.status));
+    if (result.status === statuses.success) run.settle({ outcome: "authorized", payment: event.payment, result });
+  }
+
+  /** @returns {CheckoutProblem} the problem, reported. */
+  #report(p, phase) {
+    p.phase ??= phase;
+    this.#call(this.#options.onError, p);
+    return p;
+  }
+
+  #call(callback, ...args) {
+    if (typeof callback !== "function") return;
+    try {
+      callback(...args);
+    } catch (error) {
+      console.error("hosted-fields-broker: an Apple Pay callback threw", error);
+    }
+  }
+}
+
+/** Apple Pay's availability in this browser, from `ApplePaySession`'s own checks. */
+function applePayAvailability(version) {
+  const Session = globalThis.ApplePaySession;
+  if (typeof Session !== "function") {
+    return { available: false, reason: "no-apple-pay", detail: "This browser has no Apple Pay (no ApplePaySession): it needs Safari, or Apple's Apple Pay JS SDK, on a secure (https) page." };
+  }
+  try {
+    if (typeof Session.supportsVersion === "function" && !Session.supportsVersion(version)) {
+      return { available: false, reason: "unsupported-version", detail: `This browser does not support Apple Pay JS version ${version}.` };
+    }
+    if (!Session.canMakePayments()) {
+      return { available: false, reason: "cannot-make-payments", detail: "This device cannot make Apple Pay payments." };
+    }
+  } catch (error) {
+    // Safari throws on an insecure page, or in a frame not allowed to pay.
+    return { available: false, reason: "error", detail: `Apple Pay cannot be used on this page: ${error?.message ?? error}` };
+  }
+  return { available: true };
+}
+
+function resolvePaymentRequest(request) {
+  const resolved = typeof request === "function" ? request() : request;
+  if (!resolved || typeof resolved !== "object") throw new TypeError("ApplePay.begin: no paymentRequest (pass one, or set options.paymentRequest)");
+  return resolved;
+}
+
+/** Why `new ApplePaySession` or `begin()` threw, in words a page can show. */
+function applePayStartProblem(error) {
+  const gesture = error?.name === "InvalidAccessError" ? " Apple Pay must be started from a click (begin() called in the button's click handler, before any await)." : "";
+  return problem(PROBLEM.applePay, "Apple Pay could not start", `${error?.message ?? error}${gesture}`, { cause: error });
+}
+
+function applePayStatuses(Session) {
+  return {
+    success: Session?.STATUS_SUCCESS ?? APPLE_PAY_STATUS.success,
+    failure: Session?.STATUS_FAILURE ?? APPLE_PAY_STATUS.failure,
+  };
+}
+
+/** The page's answer as an `ApplePayPaymentAuthorizationResult`; anything unclear is a failure. */
+function authorizationResult(answer, statuses) {
+  if (answer === true) return { status: statuses.success };
+  if (typeof answer === "number") return { status: answer };
+  if (answer && typeof answer === "object" && typeof answer.status === "number") return answer;
+  if (answer !== false) console.error("hosted-fields-broker: onPaymentAuthorized should answer true, false or {status}; got", answer);
+  return { status: statuses.failure };
+}
+
+/**
+ * `POST /apple-pay/session`: the broker asks Payroc for Apple's merchant session. Retried as
+ * session requests are (network, 408, 429, 502, 503, 504; `Retry-After`), within
+ * `validationTimeoutMs` in all. No `Idempotency-Key`: a merchant session has no side effect.
+ * @returns {Promise<object>} Apple's opaque merchant session object.
+ */
+function requestMerchantSession(options, validationUrl, signal, onRetry) {
+  const deadline = performance.now() + options.validationTimeoutMs;
+  const body = stripUndefined({ validationUrl, processingTerminalId: options.processingTerminalId });
+  const attempt = async () => {
+    const timeoutMs = Math.max(1, Math.min(options.requestTimeoutMs, deadline - performance.now()));
+    const sent = await postJson(`${options.brokerUrl}/apple-pay/session`, body, {}, timeoutMs, signal);
+    if (sent.problem) return sent;
+    const { response } = sent;
+    if (response.status !== 200) return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
+    const answer = await response.json().catch(() => null);
+    if (!answer?.merchantSession || typeof answer.merchantSession !== "object") {
+      return { problem: problem(PROBLEM.invalidResponse, "Unexpected answer from the payment service", "The Apple Pay session response lacks a merchantSession object.", { status: response.status }), retryable: false };
+    }
+    return { value: answer.merchantSession };
+  };
+  return withRetries(attempt, options, signal, onRetry, deadline);
+}
+
+/** Runs `fn`, logging what it throws: a sheet that is already closed throws on abort(). */
+function safely(fn) {
+  try {
+    fn();
+  } catch (error) {
+    console.warn("hosted-fields-broker: Apple Pay call failed", error);
   }
 }
 
