@@ -37,6 +37,7 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     fake_config.other_accounts.push(FakeAccount {
         api_key: SECOND_KEY.to_owned(),
         terminals: vec![SECOND_TERMINAL.to_owned()],
+        ..FakeAccount::default()
     });
     let fake = FakePayroc::start(fake_config).await?;
     if raw.tenants.file.is_none() {

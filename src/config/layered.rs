@@ -31,6 +31,16 @@ pub struct RawSettings {
     pub demo: RawDemo,
     pub tenants: RawTenants,
     pub proxy: RawProxy,
+    pub apple_pay: RawApplePay,
+}
+
+/// Apple Pay on the web for the `default` account: which page origins may start merchant
+/// sessions, and the Payroc `appleDomainId` of each (`ORIGIN=ID`, comma-separated).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawApplePay {
+    #[serde(deserialize_with = "comma_list")]
+    pub domains: Vec<String>,
 }
 
 /// The Payroc API pass-through for named services (`/payroc/v1/...`): its own limits, its own
@@ -41,8 +51,11 @@ pub struct RawSettings {
 pub struct RawProxy {
     pub body_limit_bytes: usize,
     pub response_limit_bytes: usize,
-    pub request_timeout_ms: u64,
-    pub deadline_ms: u64,
+    /// Unset: 22 s, or the deadline if that is shorter.
+    pub request_timeout_ms: Option<u64>,
+    /// Unset: 25 s, or `server.shutdown_grace_ms` if that is shorter (a Part 1 configuration
+    /// with a short grace keeps starting).
+    pub deadline_ms: Option<u64>,
     pub max_attempts: u32,
     pub max_connections: usize,
 }
@@ -52,8 +65,8 @@ impl Default for RawProxy {
         Self {
             body_limit_bytes: 1024 * 1024,
             response_limit_bytes: 16 * 1024 * 1024,
-            request_timeout_ms: 22_000,
-            deadline_ms: 25_000,
+            request_timeout_ms: None,
+            deadline_ms: None,
             max_attempts: 3,
             max_connections: 128,
         }

@@ -22,13 +22,13 @@ pub use api_key::{ApiKeyError, ApiKeySource};
 pub(crate) use api_key::{MAX_API_KEY_LEN, is_printable_ascii};
 pub use environment::PayrocEnvironment;
 pub use layered::{
-    LogFormat, RawCallers, RawCors, RawDemo, RawLog, RawPayroc, RawProxy, RawRateLimit, RawServer,
-    RawSettings, RawTenants, RawToken,
+    LogFormat, RawApplePay, RawCallers, RawCors, RawDemo, RawLog, RawPayroc, RawProxy,
+    RawRateLimit, RawServer, RawSettings, RawTenants, RawToken,
 };
-pub use resolve::{is_terminal_id, resolve_origin};
+pub use resolve::{is_apple_domain_id, is_terminal_id, resolve_origin};
 pub use settings::{
-    CallerSettings, ConnectionLimits, CorsSettings, LogSettings, PayrocSettings, ProxySettings,
-    RateLimitSettings, ServerSettings, Settings, TenantsSettings, TokenSettings,
+    ApplePaySettings, CallerSettings, ConnectionLimits, CorsSettings, LogSettings, PayrocSettings,
+    ProxySettings, RateLimitSettings, ServerSettings, Settings, TenantsSettings, TokenSettings,
 };
 
 /// Environment variables that override a key: `BROKER__` + the key's path, upper case.

@@ -2,6 +2,7 @@
 //! checked here (the `payroc` section in [`payroc`]), and the defaults that depend on
 //! `payroc.environment` are applied.
 
+mod apple_pay;
 mod payroc;
 mod proxy;
 
@@ -12,6 +13,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use url::Url;
 
+pub use apple_pay::is_apple_domain_id;
 #[cfg(test)]
 pub(super) use payroc::is_lib_version;
 pub use payroc::is_terminal_id;
@@ -50,8 +52,16 @@ impl RawSettings {
             ));
         }
         let proxy = self.proxy.resolve(server.shutdown_grace)?;
+        let apple_pay = self.apple_pay.resolve()?;
+        if !apple_pay.domains.is_empty() && payroc.api_key.is_none() {
+            return Err(invalid(
+                "apple_pay.domains",
+                "is for the default account, which needs payroc.api_key (or api_key_file) and payroc.terminals; put other accounts' domains in the tenants file",
+            ));
+        }
         Ok(Settings {
             proxy,
+            apple_pay,
             server,
             payroc,
             callers: CallerSettings {

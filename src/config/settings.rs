@@ -25,6 +25,15 @@ pub struct Settings {
     pub log: LogSettings,
     pub tenants: TenantsSettings,
     pub proxy: ProxySettings,
+    pub apple_pay: ApplePaySettings,
+}
+
+/// The `default` account's Apple Pay merchant domains.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplePaySettings {
+    /// Page origin → Payroc `appleDomainId`.
+    #[serde(serialize_with = "origin_pairs")]
+    pub domains: Vec<(HeaderValue, String)>,
 }
 
 /// The Payroc API pass-through for named services.
@@ -177,6 +186,17 @@ impl Settings {
 
 fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn origin_pairs<S: Serializer>(
+    pairs: &[(HeaderValue, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(
+        pairs
+            .iter()
+            .map(|(origin, id)| format!("{}={id}", origin.to_str().unwrap_or_default())),
+    )
 }
 
 fn header_texts<S: Serializer>(values: &[HeaderValue], serializer: S) -> Result<S::Ok, S::Error> {

@@ -176,13 +176,26 @@ fn default_proxy_timing_lets_a_20_second_payment_finish_even_at_shutdown() {
 }
 
 #[test]
+fn a_part_1_configuration_with_a_short_grace_still_starts_with_shorter_proxy_deadlines() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.server.shutdown_grace_ms = 9_000;
+    let settings = raw.resolve(true).unwrap();
+    assert_eq!(settings.proxy.deadline, std::time::Duration::from_secs(9));
+    assert_eq!(
+        settings.proxy.request_timeout,
+        std::time::Duration::from_secs(9)
+    );
+}
+
+#[test]
 fn proxy_timing_that_would_cut_calls_off_is_refused() {
     let mut raw = raw_with_terminals(&["1234001"]);
     raw.server.shutdown_grace_ms = 10_000;
+    raw.proxy.deadline_ms = Some(25_000);
     let err = raw.resolve(true).unwrap_err().to_string();
     assert!(err.contains("BROKER__PROXY__DEADLINE_MS"), "{err}");
     let mut raw = raw_with_terminals(&["1234001"]);
-    raw.proxy.request_timeout_ms = 26_000;
+    raw.proxy.request_timeout_ms = Some(26_000);
     let err = raw.resolve(true).unwrap_err().to_string();
     assert!(err.contains("BROKER__PROXY__REQUEST_TIMEOUT_MS"), "{err}");
     let mut raw = raw_with_terminals(&["1234001"]);
@@ -299,4 +312,35 @@ fn every_setting_is_documented_under_its_environment_variable() {
         }
     }
     assert!(checked > 30, "only {checked} settings seen");
+}
+
+#[test]
+fn apple_pay_domains_are_origin_and_domain_id_pairs() {
+    let mut raw = raw_with_terminals(&["1234001"]);
+    raw.apple_pay.domains = vec!["https://shop.example.com=DUHDZJHGYY".into()];
+    let settings = raw.resolve(true).unwrap();
+    assert_eq!(settings.apple_pay.domains[0].0, "https://shop.example.com");
+    assert_eq!(settings.apple_pay.domains[0].1, "DUHDZJHGYY");
+    for bad in [
+        "https://shop.example.com",
+        "https://shop.example.com/pay=DUHDZJHGYY",
+        "https://shop.example.com=not an id",
+        "shop.example.com=DUHDZJHGYY",
+    ] {
+        let mut raw = raw_with_terminals(&["1234001"]);
+        raw.apple_pay.domains = vec![bad.into()];
+        let err = raw.resolve(true).unwrap_err().to_string();
+        assert!(err.contains("BROKER__APPLE_PAY__DOMAINS"), "{bad}: {err}");
+    }
+    let mut twice = raw_with_terminals(&["1234001"]);
+    twice.apple_pay.domains = vec![
+        "https://a.example=ONE".into(),
+        "https://a.example=TWO".into(),
+    ];
+    assert!(twice.resolve(true).is_err());
+    let mut no_default = RawSettings::default();
+    no_default.tenants.file = Some("/etc/tenants.toml".into());
+    no_default.apple_pay.domains = vec!["https://a.example=ONE".into()];
+    let err = no_default.resolve(true).unwrap_err().to_string();
+    assert!(err.contains("default account"), "{err}");
 }

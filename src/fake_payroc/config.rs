@@ -24,6 +24,8 @@ pub struct FakePayrocConfig {
     pub terminals: Vec<String>,
     /// Further API keys, each with its own terminals (default: none).
     pub other_accounts: Vec<FakeAccount>,
+    /// The first account's Apple Pay merchant domains, by Payroc `appleDomainId`.
+    pub apple_domain_ids: Vec<String>,
 }
 
 /// One more API key the identity endpoint accepts, and the processing terminals its tokens
@@ -32,7 +34,12 @@ pub struct FakePayrocConfig {
 pub struct FakeAccount {
     pub api_key: String,
     pub terminals: Vec<String>,
+    /// Its Apple Pay merchant domains, by Payroc `appleDomainId` (default: none).
+    pub apple_domain_ids: Vec<String>,
 }
+
+/// The first account's Apple Pay domain by default: the example of Payroc's spec.
+pub const DEFAULT_APPLE_DOMAIN_ID: &str = "DUHDZJHGYY";
 
 impl Default for FakePayrocConfig {
     fn default() -> Self {
@@ -42,6 +49,7 @@ impl Default for FakePayrocConfig {
             session_lifetime: Duration::from_secs(600),
             terminals: vec!["1234001".to_owned(), "1234002".to_owned()],
             other_accounts: Vec::new(),
+            apple_domain_ids: vec![DEFAULT_APPLE_DOMAIN_ID.to_owned()],
         }
     }
 }
@@ -54,6 +62,7 @@ impl fmt::Debug for FakePayrocConfig {
             .field("session_lifetime", &self.session_lifetime)
             .field("terminals", &self.terminals)
             .field("other_accounts", &self.other_accounts)
+            .field("apple_domain_ids", &self.apple_domain_ids)
             .finish()
     }
 }
@@ -63,6 +72,7 @@ impl fmt::Debug for FakeAccount {
         f.debug_struct("FakeAccount")
             .field("api_key", &"<redacted>")
             .field("terminals", &self.terminals)
+            .field("apple_domain_ids", &self.apple_domain_ids)
             .finish()
     }
 }
@@ -77,6 +87,17 @@ impl FakePayrocConfig {
             .iter()
             .map(|account| (account.api_key.as_str(), account.terminals.as_slice()));
         std::iter::once(first).chain(others)
+    }
+
+    /// The Apple Pay domains of account `account` (an index as in [`Self::accounts`]).
+    pub(super) fn apple_domain_ids(&self, account: usize) -> &[String] {
+        match account {
+            0 => &self.apple_domain_ids,
+            n => self
+                .other_accounts
+                .get(n - 1)
+                .map_or(&[], |a| a.apple_domain_ids.as_slice()),
+        }
     }
 
     /// Refuses two accounts sharing a key (identity would be ambiguous) or a terminal (its

@@ -20,6 +20,7 @@
 //! own store, faults, request log and public knobs.
 
 mod accounts;
+mod apple_pay;
 mod checks;
 mod config;
 mod control;
@@ -50,7 +51,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
 
-pub use config::{FakeAccount, FakePayrocConfig, RecordedSessionRequest};
+pub use apple_pay::RecordedApplePayRequest;
+pub use config::{DEFAULT_APPLE_DOMAIN_ID, FakeAccount, FakePayrocConfig, RecordedSessionRequest};
 pub use control::{STANDIN_SCRIPT, standin_integrity};
 pub use identity::IdentityFault;
 pub use payments::RecordedApiRequest;
@@ -265,6 +267,10 @@ fn router(shared: Arc<Shared>, handle: control::ControlState) -> Router {
         .route(
             SESSIONS_ROUTE,
             post(sessions::create_session).fallback(|| async { method_not_allowed() }),
+        )
+        .route(
+            apple_pay::APPLE_PAY_ROUTE,
+            post(apple_pay::start_session).fallback(|| async { method_not_allowed() }),
         )
         .merge(payments::routes())
         .fallback(|uri: Uri| async move { not_found(&uri) })

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::apple_pay::ApplePayState;
 use super::payments::PaymentsState;
 use super::{FakePayrocConfig, IdentityFault, RecordedSessionRequest, SessionFault};
 
@@ -75,6 +76,8 @@ pub(super) struct FakeState {
     /// The payments endpoints' own state, under the same lock so a token check and what it
     /// allows happen atomically.
     pub(super) payments: PaymentsState,
+    /// The Apple Pay endpoint's knobs and log.
+    pub(super) apple_pay: ApplePayState,
 }
 
 /// A Bearer token: when it was issued, for how long, and for which account and key.
@@ -121,6 +124,7 @@ impl Shared {
             identity_calls_by_key: HashMap::new(),
             session_calls_by_key: HashMap::new(),
             payments: PaymentsState::default(),
+            apple_pay: ApplePayState::default(),
         };
         Self {
             state: Mutex::new(state),
@@ -143,6 +147,13 @@ impl FakeState {
             .enumerate()
             .find(|(_, (key, _))| key.as_bytes() == presented)
             .map(|(account, (key, _))| (account, key))
+    }
+
+    /// The API key of the token `authorization` names, live or not; `None` if the fake did
+    /// not issue it (or revoked it).
+    pub(super) fn token_api_key(&self, authorization: Option<&str>) -> Option<String> {
+        let token = authorization.and_then(super::checks::bearer_token)?;
+        self.tokens.get(token).map(|token| token.api_key.clone())
     }
 
     /// The account a processing terminal belongs to.

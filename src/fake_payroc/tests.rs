@@ -739,6 +739,7 @@ fn debug_output_hides_the_api_key() {
 }
 
 mod accounts;
+mod apple_pay;
 mod oversized;
 mod payments_access;
 mod payments_create;

@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -53,6 +54,11 @@ pub struct SessionResponse<'a> {
     session_token: &'a str,
     /// When the session expires (Payroc's `expiresAt`, verbatim, ISO 8601).
     expires_at: &'a str,
+    /// Whole seconds from the broker's clock to `expiresAt` when it answered (rounded down,
+    /// never negative): schedule renewal from this and a monotonic clock, not from
+    /// `expiresAt` and a device clock that may be wrong.
+    #[schema(example = 598)]
+    expires_in_seconds: u64,
     processing_terminal_id: &'a str,
     scenario: Scenario,
     #[serde(flatten)]
@@ -181,6 +187,7 @@ async fn mint(
     let body = SessionResponse {
         session_token: session.token.expose(),
         expires_at: &session.expires_at_text,
+        expires_in_seconds: seconds_until(session.expires_at, OffsetDateTime::now_utc()),
         processing_terminal_id: &session.processing_terminal_id,
         scenario: request.scenario,
         library: &state.library,
@@ -191,6 +198,11 @@ async fn mint(
         Json(body),
     )
         .into_response())
+}
+
+/// Whole seconds from `now` to `expires_at`, rounded down, never negative.
+fn seconds_until(expires_at: OffsetDateTime, now: OffsetDateTime) -> u64 {
+    u64::try_from((expires_at - now).whole_seconds()).unwrap_or(0)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {

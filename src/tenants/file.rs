@@ -7,12 +7,14 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use axum::http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{AccountSpec, DEFAULT_ACCOUNT, ServiceSpec, TenantsError, TenantsSpec, rules::Rule};
 use crate::config::{
-    ApiKeySource, MAX_API_KEY_LEN, is_printable_ascii, is_terminal_id, resolve_origin,
+    ApiKeySource, MAX_API_KEY_LEN, is_apple_domain_id, is_printable_ascii, is_terminal_id,
+    resolve_origin,
 };
 
 /// Service keys are generated secrets; a short one is guessable.
@@ -155,11 +157,7 @@ fn account(raw: RawAccount) -> Result<AccountSpec, String> {
         .into_iter()
         .map(|(origin, id)| {
             let origin = resolve_origin(&origin).map_err(|e| format!("apple_pay_domains: {e}"))?;
-            let plausible = (1..=64).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if plausible {
+            if is_apple_domain_id(&id) {
                 Ok((origin, id))
             } else {
                 Err(format!(
@@ -168,6 +166,16 @@ fn account(raw: RawAccount) -> Result<AccountSpec, String> {
             }
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // A bound account's pages are its origins: an Apple Pay page elsewhere could never mint.
+    if let Some((origin, _)) = apple_pay_domains
+        .iter()
+        .find(|(o, _)| !origins.is_empty() && !origins.contains(o))
+    {
+        return Err(format!(
+            "apple_pay_domains: {:?} is not one of this account's origins",
+            origin.to_str().unwrap_or_default()
+        ));
+    }
     Ok(AccountSpec {
         name: raw.name,
         api_key,
@@ -199,16 +207,22 @@ fn check_against(accounts: &[AccountSpec], new: &AccountSpec) -> Result<(), Stri
             "terminals: {terminal:?} is already a terminal of account {owner:?}"
         ));
     }
-    if let Some((origin, owner)) = new.origins.iter().find_map(|o| {
-        accounts
+    let claimed = |a: &AccountSpec, o: &HeaderValue| {
+        a.origins.contains(o) || a.apple_pay_domains.iter().any(|(d, _)| d == o)
+    };
+    let new_origins = new.origins.iter().map(|o| ("origins", o)).chain(
+        new.apple_pay_domains
             .iter()
-            .find(|a| a.origins.contains(o))
-            .map(|a| (o, &a.name))
-    }) {
-        return Err(format!(
-            "origins: {:?} is already an origin of account {owner:?} (an origin picks one account's terminals)",
-            origin.to_str().unwrap_or_default()
-        ));
+            .map(|(o, _)| ("apple_pay_domains", o)),
+    );
+    for (key, origin) in new_origins {
+        if let Some(owner) = accounts.iter().find(|a| claimed(a, origin)) {
+            return Err(format!(
+                "{key}: {:?} is already an origin of account {:?} (an origin picks one account's terminals)",
+                origin.to_str().unwrap_or_default(),
+                owner.name
+            ));
+        }
     }
     Ok(())
 }

@@ -79,7 +79,7 @@ pub fn default_account(settings: &Settings) -> Option<AccountSpec> {
         api_key,
         terminals: settings.payroc.terminals.clone(),
         origins: Vec::new(),
-        apple_pay_domains: Vec::new(),
+        apple_pay_domains: settings.apple_pay.domains.clone(),
     })
 }
 

@@ -203,8 +203,8 @@ async fn a_401_heals_once_with_the_same_body_and_key_and_a_second_is_502() {
 async fn a_slow_payroc_is_cut_off_by_the_attempt_timeout_and_the_deadline() {
     let scratch = Scratch::new();
     let app = spawn_proxy_app(&scratch, |raw| {
-        raw.proxy.request_timeout_ms = 300;
-        raw.proxy.deadline_ms = 1_000;
+        raw.proxy.request_timeout_ms = Some(300);
+        raw.proxy.deadline_ms = Some(1_000);
     })
     .await;
     app.fake.set_api_latency(Duration::from_secs(3));

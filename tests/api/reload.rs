@@ -22,6 +22,7 @@ fn with_initech() -> Tenants {
         more: vec![FakeAccount {
             api_key: "initech-api-key".into(),
             terminals: vec!["4234001".into()],
+            ..FakeAccount::default()
         }],
         ..Tenants::default()
     }
@@ -224,6 +225,7 @@ async fn warm_up_never_has_more_than_eight_identity_calls_in_flight() {
             .map(|i| FakeAccount {
                 api_key: format!("bulk-key-{i}"),
                 terminals: vec![format!("90{i:05}")],
+                ..FakeAccount::default()
             })
             .collect(),
         extra_toml: (0..count).fold(String::new(), |mut toml, i| {

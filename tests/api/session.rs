@@ -26,6 +26,9 @@ async fn empty_body_creates_a_payment_session_for_the_default_terminal() {
     );
     assert_eq!(body["sessionToken"].as_str().unwrap().len(), 32);
     assert!(body["expiresAt"].is_string());
+    // The fake's sessions live 600 s: a fresh one has 599 or 600 whole seconds left.
+    let left = body["expiresInSeconds"].as_u64().unwrap();
+    assert!((598..=600).contains(&left), "{left}");
 }
 
 #[tokio::test]

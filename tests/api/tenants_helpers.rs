@@ -78,10 +78,12 @@ pub fn fake_config(more: Vec<FakeAccount>) -> FakePayrocConfig {
         FakeAccount {
             api_key: ACME_KEY.into(),
             terminals: vec!["2234001".into(), "2234002".into()],
+            ..FakeAccount::default()
         },
         FakeAccount {
             api_key: GLOBEX_KEY.into(),
             terminals: vec!["3234001".into()],
+            ..FakeAccount::default()
         },
     ];
     accounts.extend(more);

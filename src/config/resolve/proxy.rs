@@ -5,12 +5,23 @@ use std::time::Duration;
 use super::{positive_count, positive_millis};
 use crate::config::{ConfigError, ProxySettings, RawProxy, invalid};
 
+/// One attempt: above the 20 s a card payment may take Payroc to answer.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(22);
+/// The whole call, a retry of a fast failure included.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(25);
+
 impl RawProxy {
     /// Validates the section; `grace` is `server.shutdown_grace_ms`, which must cover a call
     /// in flight when shutdown begins.
     pub(in crate::config) fn resolve(self, grace: Duration) -> Result<ProxySettings, ConfigError> {
-        let request_timeout = positive_millis(self.request_timeout_ms, "proxy.request_timeout_ms")?;
-        let deadline = positive_millis(self.deadline_ms, "proxy.deadline_ms")?;
+        let deadline = match self.deadline_ms {
+            None => DEFAULT_DEADLINE.min(grace),
+            Some(ms) => positive_millis(ms, "proxy.deadline_ms")?,
+        };
+        let request_timeout = match self.request_timeout_ms {
+            None => DEFAULT_REQUEST_TIMEOUT.min(deadline),
+            Some(ms) => positive_millis(ms, "proxy.request_timeout_ms")?,
+        };
         if request_timeout > deadline {
             return Err(invalid(
                 "proxy.request_timeout_ms",

@@ -33,7 +33,6 @@ use axum::routing::any;
 pub use recorded::RecordedApiRequest;
 pub(super) use store::PaymentsState;
 
-use super::checks::bearer_token;
 use super::problem::{method_not_allowed_for, not_found};
 use super::state::{FakeState, Shared};
 use reply::{ApiReply, json_response, respond};
@@ -112,12 +111,5 @@ impl FakeState {
             Resource::Refund(_) => method_not_allowed_for("POST"),
             Resource::Unknown => not_found(&incoming.uri),
         }
-    }
-
-    /// The API key of the token `authorization` names, live or not; `None` if the fake did
-    /// not issue it (or revoked it).
-    fn token_api_key(&self, authorization: Option<&str>) -> Option<String> {
-        let token = authorization.and_then(bearer_token)?;
-        self.tokens.get(token).map(|token| token.api_key.clone())
     }
 }

@@ -16,6 +16,7 @@ fn two_accounts() -> FakePayrocConfig {
         other_accounts: vec![FakeAccount {
             api_key: KEY_B.to_owned(),
             terminals: vec![TERMINAL_B.to_owned()],
+            ..FakeAccount::default()
         }],
         ..FakePayrocConfig::default()
     }

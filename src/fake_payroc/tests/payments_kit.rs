@@ -17,6 +17,7 @@ pub(super) async fn start_two() -> FakePayroc {
         other_accounts: vec![FakeAccount {
             api_key: KEY_B.to_owned(),
             terminals: vec![TERMINAL_B.to_owned()],
+            ..FakeAccount::default()
         }],
         ..FakePayrocConfig::default()
     };

@@ -60,3 +60,16 @@ fn json_content_types_are_recognised() {
     assert!(!with("application/x-www-form-urlencoded"));
     assert!(!is_json(&HeaderMap::new()));
 }
+
+#[test]
+fn expires_in_seconds_rounds_down_and_is_never_negative() {
+    let now = OffsetDateTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+    let later = |millis: u64| now + std::time::Duration::from_millis(millis);
+    assert_eq!(seconds_until(later(598_999), now), 598);
+    assert_eq!(seconds_until(later(600_000), now), 600);
+    assert_eq!(seconds_until(later(999), now), 0);
+    assert_eq!(
+        seconds_until(now - std::time::Duration::from_secs(5), now),
+        0
+    );
+}
