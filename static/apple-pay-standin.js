@@ -268,8 +268,7 @@
 
   /** A token shaped like Apple's (EC_v1), with random bytes where Apple's ciphertext would be. */
   function fakePayment(request) {
-    var network = (request.supportedNetworks[0] || "visa");
-    var displayNetwork = network.charAt(0).toUpperCase() + network.slice(1);
+    var displayNetwork = networkName(request);
     return {
       token: {
         paymentData: {
@@ -284,6 +283,12 @@
       billingContact: request.requiredBillingContactFields ? { givenName: "Ada", familyName: "Lovelace", countryCode: request.countryCode } : undefined,
       shippingContact: request.requiredShippingContactFields ? { emailAddress: "ada@example.com" } : undefined,
     };
+  }
+
+  /** The first network the page accepts, as the sheet would name it ("visa" → "Visa"). */
+  function networkName(request) {
+    var network = String(request.supportedNetworks[0] || "visa");
+    return network.charAt(0).toUpperCase() + network.slice(1);
   }
 
   function randomBytes(length) {
@@ -322,7 +327,7 @@
     total.dataset.role = "total";
     total.textContent = request.total.amount + " " + request.currencyCode;
     var card = element("p", "margin:0 0 .6rem;color:#aeaeb2");
-    card.textContent = "Card: " + (request.supportedNetworks[0] || "visa") + " •••• 4242";
+    card.textContent = "Card: " + networkName(request) + " •••• 4242";
     var status = element("p", "margin:0 0 .8rem;min-height:1.4em");
     status.dataset.role = "status";
     status.setAttribute("aria-live", "polite");
@@ -350,6 +355,7 @@
         status.textContent = "✓ Done";
         pay.disabled = true;
         cancel.disabled = true;
+        actions.style.opacity = "0.4";
       },
       remove: function () { root.remove(); },
     };

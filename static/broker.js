@@ -517,8 +517,9 @@ const APPLE_PAY_STATUS = Object.freeze({ success: 0, failure: 1 });
  *   events, passed through as `(event, session)`: `paymentmethodselected`,
  *   `shippingmethodselected`, `shippingcontactselected`, `couponcodechanged` (the handler calls
  *   the matching `session.complete…` itself) and `cancel`.
- * @property {function(object): void} [onMerchantValidated] the merchant session, just handed to
- *   `completeMerchantValidation` (for logging; the object is Apple's, opaque).
+ * @property {function(object): void} [onMerchantSession] the merchant session the broker got
+ *   from Apple through Payroc, just before it goes to `completeMerchantValidation` (for
+ *   logging; the object is Apple's, opaque, and single-use).
  * @property {function(CheckoutProblem): void} [onError] every problem; default `console.error`.
  * @property {number} [version=3] the Apple Pay JS API version to ask for.
  * @property {number} [retries=2] retries of the merchant validation request.
@@ -675,9 +676,9 @@ export class ApplePay {
     try {
       const merchantSession = await requestMerchantSession(this.#options, validationUrl, run.signal, (p) => this.#report(p, "merchantValidation"));
       if (this.#run !== run) return; // the shopper cancelled meanwhile
+      this.#call(this.#options.onMerchantSession, merchantSession);
       run.session.completeMerchantValidation(merchantSession);
       this.#state = "sheet";
-      this.#call(this.#options.onMerchantValidated, merchantSession);
     } catch (error) {
       if (this.#run !== run) return;
       const p = this.#report(asProblem(error), "merchantValidation");
