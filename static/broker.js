@@ -7,8 +7,13 @@
  * (with its SRI hash), builds the form, and swaps in a fresh session shortly before the old
  * one expires — but only while the shopper is not using the form.
  *
+ * Beside the form, {@link createApplePay} adds an Apple Pay button: it opens Apple's sheet,
+ * validates the merchant through the broker (`POST /apple-pay/session`) and hands the
+ * authorized payment to the page, whose server pays with it.
+ *
  * A plain ES module with no dependencies and no build step; the broker serves it at
- * `GET /hosted-fields/broker.js`.
+ * `GET /hosted-fields/broker.js`, and its TypeScript declarations at
+ * `GET /hosted-fields/broker.d.ts`.
  *
  * @example
  * import { createCheckout } from "https://broker.example.com/hosted-fields/broker.js";
