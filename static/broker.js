@@ -686,7 +686,10 @@ export class ApplePay {
       this.#state = "sheet";
     } catch (error) {
       if (this.#run !== run) return;
-      const p = this.#report(asProblem(error), "merchantValidation");
+      const p = error instanceof CheckoutProblem
+        ? error
+        : problem(PROBLEM.applePay, "Apple Pay could not continue", String(error?.message ?? error), { cause: error });
+      this.#report(p, "merchantValidation");
       safely(() => run.session.abort());
       run.settle({ outcome: "failed", problem: p });
     }
