@@ -14,7 +14,9 @@ use secrecy::SecretString;
 
 use crate::{
     config::RawSettings,
-    fake_payroc::{FakeAccount, FakePayroc, FakePayrocConfig, standin_integrity},
+    fake_payroc::{
+        DEFAULT_APPLE_DOMAIN_ID, FakeAccount, FakePayroc, FakePayrocConfig, standin_integrity,
+    },
     http::state::AppState,
 };
 
@@ -37,8 +39,16 @@ pub async fn start_fake(raw: &mut RawSettings) -> std::io::Result<FakePayroc> {
     fake_config.other_accounts.push(FakeAccount {
         api_key: SECOND_KEY.to_owned(),
         terminals: vec![SECOND_TERMINAL.to_owned()],
-        ..FakeAccount::default()
+        apple_domain_ids: vec![SECOND_APPLE_DOMAIN.to_owned()],
     });
+    resolve_port(raw)?;
+    if raw.apple_pay.domains.is_empty() {
+        // The page at http://127.0.0.1:PORT offers Apple Pay with the default account.
+        raw.apple_pay.domains = vec![format!(
+            "http://127.0.0.1:{}={DEFAULT_APPLE_DOMAIN_ID}",
+            raw.server.listen.port()
+        )];
+    }
     let fake = FakePayroc::start(fake_config).await?;
     if raw.tenants.file.is_none() {
         // A read-only image (scratch, no /tmp) cannot hold the file: one shop then.
@@ -71,14 +81,22 @@ const SECOND_KEY: &str = "demo-api-key-second-shop";
 /// The demo backend's service key (`Authorization: Bearer` at `/payroc/v1/...`).
 pub const SERVICE_KEY: &str = "demo-backend-service-key";
 const SECOND_TERMINAL: &str = "2234001";
+/// The second shop's Apple Pay domain at the fake.
+const SECOND_APPLE_DOMAIN: &str = "SECONDSHOP";
 
-/// Writes the tenants file of the second shop, bound to `http://localhost:PORT`. Port 0 is
-/// resolved to a free port first, so the origin is known before the broker binds.
-fn second_shop(raw: &mut RawSettings) -> std::io::Result<PathBuf> {
+/// Port 0 is resolved to a free port first, so the pages' origins are known before the broker
+/// binds.
+fn resolve_port(raw: &mut RawSettings) -> std::io::Result<()> {
     if raw.server.listen.port() == 0 {
         let probe = std::net::TcpListener::bind(raw.server.listen)?;
         raw.server.listen = probe.local_addr()?;
     }
+    Ok(())
+}
+
+/// Writes the tenants file of the second shop, bound to `http://localhost:PORT`, with Apple
+/// Pay there too.
+fn second_shop(raw: &RawSettings) -> std::io::Result<PathBuf> {
     let dir =
         std::env::temp_dir().join(format!("hosted-fields-broker-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -86,11 +104,12 @@ fn second_shop(raw: &mut RawSettings) -> std::io::Result<PathBuf> {
     let toml = format!(
         "# Written by `demo`: a second shop with its own Payroc key, bound to its origin.\n\
          [[account]]\nname = \"second-shop\"\napi_key = \"{SECOND_KEY}\"\n\
-         terminals = [\"{SECOND_TERMINAL}\"]\norigins = [\"http://localhost:{}\"]\n\n\
+         terminals = [\"{SECOND_TERMINAL}\"]\norigins = [\"http://localhost:{port}\"]\n\
+         apple_pay_domains = {{ \"http://localhost:{port}\" = \"{SECOND_APPLE_DOMAIN}\" }}\n\n\
          # A backend that reaches the fake's payments API through /payroc/v1.\n\
          [[service]]\nname = \"demo-backend\"\nkey = \"{SERVICE_KEY}\"\naccount = \"default\"\n\
          payroc_api = [\"POST /payments\", \"GET /payments\", \"GET /payments/*\", \"POST /payments/*/refund\"]\n",
-        raw.server.listen.port()
+        port = raw.server.listen.port()
     );
     std::fs::write(&file, toml)?;
     Ok(file)

@@ -19,6 +19,7 @@
 //! - [`healthcheck`]: the container probe.
 
 pub(crate) mod accounts;
+pub(crate) mod apple_pay;
 pub mod config;
 pub mod demo;
 pub mod fake_payroc;

@@ -43,6 +43,7 @@ const TOKEN_KEY_REJECTED: &str = "broker_token_key_rejected";
 const ACCOUNTS: &str = "broker_accounts";
 const TENANTS_RELOADS: &str = "broker_tenants_reloads_total";
 const SESSIONS: &str = "broker_sessions_total";
+const APPLE_PAY_SESSIONS: &str = "broker_apple_pay_sessions_total";
 const UPSTREAM_DURATION: &str = "broker_upstream_request_duration_seconds";
 const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
 const UNAUTHORIZED_REPLAYS: &str = "broker_upstream_401_replays_total";
@@ -68,6 +69,7 @@ pub enum Endpoint {
     CreateSession,
     /// A pass-through call for a named service.
     Api,
+    ApplePay,
 }
 
 /// Handle to this application's metrics; cheap to clone.
@@ -158,6 +160,7 @@ impl Metrics {
             Endpoint::Authorize => "authorize",
             Endpoint::CreateSession => "create_session",
             Endpoint::Api => "api",
+            Endpoint::ApplePay => "apple_pay_session",
         };
         let class = status_class(status);
         let seconds = elapsed.as_secs_f64();

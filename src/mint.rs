@@ -2,7 +2,7 @@
 //! failures with the same `Idempotency-Key` inside the request's deadline, replay once with a
 //! fresh token after a 401, and refuse a replayed session that is already dead.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
 use tokio::time::{Instant, sleep};
@@ -13,10 +13,11 @@ use crate::{
     idempotency::IdempotencyKey,
     metrics::Metrics,
     payroc::{
-        BearerToken, CreateSession, IDEMPOTENCY_KEY_IN_USE, PayrocClient, PayrocError, Session,
+        BearerToken, CreateSession, IDEMPOTENCY_KEY_IN_USE, MerchantSession, PayrocClient,
+        PayrocError, Session, StartApplePay,
     },
     retry,
-    token::{TokenCache, TokenError},
+    token::{HeldToken, TokenCache, TokenError},
 };
 
 /// Retry waits between attempts never exceed this: the whole request has seconds, not minutes.
@@ -105,32 +106,64 @@ impl<C: SessionCall> Minter<C> {
 
     /// Runs attempts until a session, a final answer, or the deadline.
     pub async fn mint(&self, request: &MintRequest<'_>) -> Result<(Session, u32), MintError> {
+        let minted = self
+            .attempts(
+                request.tokens,
+                request.deadline,
+                |held, timeout| async move {
+                    self.client
+                        .create_session(
+                            request.url,
+                            request.terminal,
+                            &held.token,
+                            request.key,
+                            &request.body,
+                            timeout,
+                        )
+                        .await
+                },
+            )
+            .await;
+        match minted {
+            Ok((session, attempts)) => self
+                .check_fresh(request.key, session)
+                .map(|s| (s, attempts)),
+            // Not retried either way; only a caller's own key can be in use elsewhere.
+            Err(MintError::Upstream(PayrocError::Rejected { problem, .. }))
+                if problem.has_type(IDEMPOTENCY_KEY_IN_USE) && request.key.is_caller_supplied() =>
+            {
+                Err(MintError::KeyInUse)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The retry loop every call the broker makes for a caller shares: borrow a token, make
+    /// one `attempt` (given the held token and the time it may take), replay once with a fresh token
+    /// after a 401, retry transient failures and nonsense with backoff, all inside `deadline`.
+    /// The count is of attempts, the 401 replay not included.
+    pub async fn attempts<T, F, Fut>(
+        &self,
+        tokens: &TokenCache,
+        deadline: Instant,
+        mut attempt: F,
+    ) -> Result<(T, u32), MintError>
+    where
+        F: FnMut(Arc<HeldToken>, Duration) -> Fut,
+        Fut: Future<Output = Result<T, PayrocError>>,
+    {
         let mut attempts = 0;
         let mut replayed_after_401 = false;
         loop {
-            let held = request.tokens.get(request.deadline).await?;
-            let remaining = request.deadline.saturating_duration_since(Instant::now());
+            let held = tokens.get(deadline).await?;
+            let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(MintError::DeadlineExceeded);
             }
             attempts += 1;
-            let outcome = self
-                .client
-                .create_session(
-                    request.url,
-                    request.terminal,
-                    &held.token,
-                    request.key,
-                    &request.body,
-                    self.request_timeout.min(remaining),
-                )
-                .await;
-            let error = match outcome {
-                Ok(session) => {
-                    return self
-                        .check_fresh(request.key, session)
-                        .map(|s| (s, attempts));
-                }
+            let timeout = self.request_timeout.min(remaining);
+            let error = match attempt(Arc::clone(&held), timeout).await {
+                Ok(answer) => return Ok((answer, attempts)),
                 Err(error) => error,
             };
             match error {
@@ -139,15 +172,9 @@ impl<C: SessionCall> Minter<C> {
                     replayed_after_401 = true;
                     attempts -= 1;
                     self.metrics.unauthorized_replay();
-                    request.tokens.invalidate(&held);
+                    tokens.invalidate(&held);
                 }
                 PayrocError::Unauthorized => return Err(MintError::StillUnauthorized),
-                PayrocError::Rejected { ref problem, .. }
-                    if problem.has_type(IDEMPOTENCY_KEY_IN_USE)
-                        && request.key.is_caller_supplied() =>
-                {
-                    return Err(MintError::KeyInUse);
-                }
                 PayrocError::Transient { .. } | PayrocError::InvalidResponse(_)
                     if attempts < self.max_attempts =>
                 {
@@ -158,10 +185,10 @@ impl<C: SessionCall> Minter<C> {
                         retry::sample().abs(),
                     )
                     .max(error.retry_after().unwrap_or_default());
-                    if Instant::now() + wait >= request.deadline {
+                    if Instant::now() + wait >= deadline {
                         return Err(MintError::Upstream(error));
                     }
-                    tracing::debug!(attempt = attempts, %error, wait_secs = wait.as_secs_f64(), "retrying session request");
+                    tracing::debug!(attempt = attempts, %error, wait_secs = wait.as_secs_f64(), "retrying upstream request");
                     self.metrics.retry();
                     sleep(wait).await;
                 }
@@ -179,6 +206,25 @@ impl<C: SessionCall> Minter<C> {
             return Err(MintError::SessionExpired);
         }
         Ok(session)
+    }
+}
+
+impl Minter<PayrocClient> {
+    /// Starts one Apple Pay merchant session with the same retries, 401 replay and deadline
+    /// as a Hosted Fields session (Payroc takes no Idempotency-Key here).
+    pub async fn start_apple_pay(
+        &self,
+        tokens: &TokenCache,
+        url: &Url,
+        body: &StartApplePay<'_>,
+        deadline: Instant,
+    ) -> Result<(MerchantSession, u32), MintError> {
+        self.attempts(tokens, deadline, |held, timeout| async move {
+            self.client
+                .start_apple_pay(url, &held.token, body, timeout)
+                .await
+        })
+        .await
     }
 }
 

@@ -15,7 +15,7 @@ use utoipa::{
 use crate::{
     http::error::Problem,
     payroc::{FieldError, Scenario},
-    routes::{health, metrics, proxy, session, status},
+    routes::{apple_pay, health, metrics, proxy, session, status},
 };
 
 #[derive(OpenApi)]
@@ -25,9 +25,9 @@ use crate::{
         description = "Mints Payroc Hosted Fields sessions for checkout pages without exposing the Payroc API key. \
                        Every error is application/problem+json (RFC 9457).",
     ),
-    paths(session::create_session, health::healthz, health::readyz, metrics::metrics, status::public,
+    paths(session::create_session, apple_pay::start_session, health::healthz, health::readyz, metrics::metrics, status::public,
         proxy::authorize, proxy::forward),
-    components(schemas(session::SessionRequest, session::SessionResponse, proxy::TokenAnswer, Problem, FieldError, Scenario)),
+    components(schemas(session::SessionRequest, session::SessionResponse, apple_pay::ApplePayRequest, apple_pay::ApplePayResponse, proxy::TokenAnswer, Problem, FieldError, Scenario)),
     modifiers(&CallerKey),
 )]
 struct ApiDoc;
@@ -90,6 +90,10 @@ mod tests {
             assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
         }
         assert!(doc["paths"]["/payroc/authorize"]["post"].is_object());
+        let apple = &doc["paths"]["/apple-pay/session"]["post"]["responses"];
+        for status in ["200", "400", "403", "413", "415", "429", "502", "503", "504"] {
+            assert!(apple.get(status).is_some(), "apple pay {status} missing");
+        }
         for method in ["get", "head", "post", "put", "patch", "delete"] {
             let forward = &doc["paths"]["/payroc/v1/{path}"][method]["responses"];
             for status in ["400", "401", "403", "413", "502", "503", "504"] {

@@ -37,7 +37,7 @@ use crate::{
     openapi,
     payroc::PayrocClient,
     proxy::Forwarder,
-    routes::{assets, health, metrics, proxy, session, status},
+    routes::{apple_pay, assets, health, metrics, proxy, session, status},
     tenants::{self, TenantsError},
 };
 
@@ -60,6 +60,7 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) -> Router {
     let mut routes = Router::new()
         .route("/hosted-fields/session", post(session::create_session))
+        .route("/apple-pay/session", post(apple_pay::start_session))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))

@@ -251,6 +251,22 @@ async fn tenants_secrets_stay_out(capture: &Capture) {
                 .to_owned(),
         );
     }
+    // An Apple Pay merchant session is a credential too.
+    let apple = app
+        .client
+        .post(app.url("/apple-pay/session"))
+        .header("origin", ACME_ORIGIN)
+        .json(&serde_json::json!({
+            "validationUrl": "https://apple-pay-gateway.apple.com/paymentservices/startSession"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(apple.status(), 200);
+    let merchant_session = apple.json::<Value>().await.unwrap()["merchantSession"].clone();
+    for member in ["merchantSessionIdentifier", "nonce", "signature", "merchantIdentifier"] {
+        tokens.push(merchant_session[member].as_str().unwrap().to_owned());
+    }
     app.fake.revoke_tokens_for(ACME_KEY);
     let healed = app
         .session_request(Value::Null)

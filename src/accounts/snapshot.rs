@@ -13,13 +13,20 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::identity::AccountToken;
-use crate::{metrics::RuleSeries, payroc::session_url, tenants::rules::Rule};
+use crate::{
+    metrics::RuleSeries,
+    payroc::{apple_pay_url, session_url},
+    tenants::rules::Rule,
+};
 
-/// One allowed processing terminal and its precomputed sessions URL.
+/// One allowed processing terminal and its precomputed Payroc URLs.
 #[derive(Debug)]
 pub struct Terminal {
     pub id: String,
+    /// Its Hosted Fields sessions URL.
     pub url: Url,
+    /// Its Apple Pay sessions URL.
+    pub apple_pay_url: Url,
 }
 
 /// One account as a request sees it.
@@ -77,6 +84,8 @@ pub struct Snapshot {
     terminals: HashMap<String, (usize, usize)>,
     /// Origin → the account that lists it.
     origins: HashMap<HeaderValue, usize>,
+    /// Apple Pay page origin → the account that lists it in `apple_pay_domains`.
+    apple_pay_origins: HashMap<HeaderValue, usize>,
     default: Option<usize>,
     /// Every origin a browser may call from (CORS).
     cors: HashSet<HeaderValue>,
@@ -98,6 +107,10 @@ impl Snapshot {
             }
             for origin in &account.origins {
                 snapshot.origins.insert(origin.clone(), index);
+                snapshot.cors.insert(origin.clone());
+            }
+            for (origin, _) in &account.apple_pay_domains {
+                snapshot.apple_pay_origins.insert(origin.clone(), index);
                 snapshot.cors.insert(origin.clone());
             }
         }
@@ -176,6 +189,38 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The account, terminal and `appleDomainId` an Apple Pay merchant session is started
+    /// for. Unnamed: the first terminal of the account listing the page's `Origin` in
+    /// `apple_pay_domains`, else as for sessions. Either way the `Origin` must be one of the
+    /// terminal's account's Apple Pay domains.
+    pub fn route_apple_pay(
+        &self,
+        requested: Option<&str>,
+        origin: Option<&HeaderValue>,
+    ) -> Result<(&Arc<Account>, &Terminal, &str), RouteError> {
+        let listed = origin.and_then(|o| self.apple_pay_origins.get(o));
+        let (account, terminal) = match (requested, listed) {
+            (None, Some(&index)) => {
+                let account = &self.accounts[index];
+                (account, &account.terminals[0])
+            }
+            _ => self.route(requested, Requester::Browser(origin))?,
+        };
+        let domain = origin
+            .and_then(|o| {
+                account
+                    .apple_pay_domains
+                    .iter()
+                    .find(|(known, _)| known == o)
+            })
+            .ok_or(RouteError::Forbidden(
+                "This page's Origin is not an Apple Pay domain of processingTerminalId's account.",
+            ))?;
+        Ok((account, terminal, &domain.1))
+    }
+}
+
 impl Account {
     pub fn new(
         name: Arc<str>,
@@ -193,6 +238,7 @@ impl Account {
                 .map(|id| Terminal {
                     id: id.clone(),
                     url: session_url(api_url, id),
+                    apple_pay_url: apple_pay_url(api_url, id),
                 })
                 .collect(),
             origins,

@@ -11,6 +11,7 @@ use axum::{
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::ApiError;
+use crate::payroc::FieldError;
 
 /// A 413 for a declared length over `limit`; nothing is read.
 pub fn refuse_declared_excess(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
@@ -37,5 +38,27 @@ pub async fn read_within(body: Body, limit: usize, timeout: Duration) -> Result<
             detail: "The request body could not be read.".into(),
             errors: Vec::new(),
         }),
+    }
+}
+
+/// The body is declared as JSON (`application/json`, any parameters, any case).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        // The essence before any parameters (`; charset=utf-8`), in any case.
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A 400 naming one parameter.
+pub fn invalid_field(parameter: &str, detail: impl Into<String>) -> ApiError {
+    let detail = detail.into();
+    ApiError::InvalidRequest {
+        detail: format!("{parameter}: {detail}"),
+        errors: vec![FieldError {
+            parameter: parameter.to_owned(),
+            detail,
+        }],
     }
 }

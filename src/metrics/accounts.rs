@@ -6,8 +6,8 @@ use std::time::Duration;
 use metrics::{Counter, Key, Label};
 
 use super::{
-    ACCOUNTS, Metrics, SESSIONS, TENANTS_RELOADS, TOKEN_EXPIRES_IN, TOKEN_KEY_REJECTED,
-    TOKEN_REFRESHES, TOKEN_USABLE,
+    ACCOUNTS, APPLE_PAY_SESSIONS, Metrics, SESSIONS, TENANTS_RELOADS, TOKEN_EXPIRES_IN,
+    TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE,
 };
 
 /// How one token fetch ended.
@@ -36,13 +36,18 @@ fn account_key(name: &'static str, account: &str, more: Vec<Label>) -> Key {
 
 /// Sessions answered for `account` with `status` (`""`: before an account was chosen).
 fn session_key(account: &str, status: u16) -> Key {
+    answered_key(SESSIONS, account, status)
+}
+
+/// `name` (sessions, Apple Pay sessions) by account, outcome and status.
+fn answered_key(name: &'static str, account: &str, status: u16) -> Key {
     let outcome = match status {
         200..=299 => "created",
         400..=499 => "refused",
         _ => "failed",
     };
     account_key(
-        SESSIONS,
+        name,
         account,
         vec![
             Label::from_static_parts("outcome", outcome),
@@ -89,6 +94,12 @@ impl Metrics {
     /// One answered session request that was not a 201 of a known account.
     pub fn session(&self, account: &str, status: u16) {
         self.counter(&session_key(account, status)).increment(1);
+    }
+
+    /// One answered Apple Pay merchant session request (`account` `""`: before one was chosen).
+    pub fn apple_pay_session(&self, account: &str, status: u16) {
+        self.counter(&answered_key(APPLE_PAY_SESSIONS, account, status))
+            .increment(1);
     }
 
     pub fn tenants_reload(&self, applied: bool) {

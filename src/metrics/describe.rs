@@ -4,10 +4,10 @@ use metrics::{Recorder, Unit};
 use metrics_exporter_prometheus::PrometheusRecorder;
 
 use super::{
-    ACCEPT_ERRORS, ACCOUNTS, CONNECTIONS_EVICTED, IN_FLIGHT, PROXY_DURATION, PROXY_REQUESTS,
-    RATE_LIMIT_UNTRACKED, RATE_LIMITED, SESSIONS, SHED, TENANTS_RELOADS, TOKEN_EXPIRES_IN,
-    TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, UNAUTHORIZED_REPLAYS, UPSTREAM_DURATION,
-    UPSTREAM_RETRIES,
+    ACCEPT_ERRORS, ACCOUNTS, APPLE_PAY_SESSIONS, CONNECTIONS_EVICTED, IN_FLIGHT, PROXY_DURATION,
+    PROXY_REQUESTS, RATE_LIMIT_UNTRACKED, RATE_LIMITED, SESSIONS, SHED, TENANTS_RELOADS,
+    TOKEN_EXPIRES_IN, TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, UNAUTHORIZED_REPLAYS,
+    UPSTREAM_DURATION, UPSTREAM_RETRIES,
 };
 
 pub(super) fn describe(recorder: &PrometheusRecorder) {
@@ -19,6 +19,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         (
             SESSIONS,
             "Answered session requests by account, outcome (created, refused, failed) and status (account \"\": refused before an account was chosen).",
+        ),
+        (
+            APPLE_PAY_SESSIONS,
+            "Answered Apple Pay merchant session requests by account, outcome (created, refused, failed) and status.",
         ),
         (
             TENANTS_RELOADS,

@@ -2,6 +2,7 @@
 //! timeout, redirects never followed), one method per Payroc call, wire types beside them,
 //! and a [`PayrocError`] that tells callers what they can branch on.
 
+mod apple_pay;
 mod body;
 mod identity;
 mod passthrough;
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use reqwest::{StatusCode, header::HeaderMap};
 use tokio::{sync::Semaphore, time::Instant};
 
+pub use apple_pay::{MerchantSession, StartApplePay, apple_pay_url};
 pub use body::MAX_ANSWER_BYTES;
 pub use identity::{AccessToken, BearerToken};
 pub use passthrough::{Answer, Outgoing};

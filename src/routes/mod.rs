@@ -1,5 +1,6 @@
 //! HTTP endpoints, one file per family.
 
+pub mod apple_pay;
 pub mod assets;
 pub mod health;
 pub mod metrics;

@@ -15,12 +15,12 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::body::{field_error, is_json, parse_body};
+use self::body::{field_error, parse_body};
 use crate::{
     accounts::{Account, Requester, Snapshot, Terminal},
     http::{
         admission::callers::Caller,
-        body::{read_within, refuse_declared_excess},
+        body::{is_json, read_within, refuse_declared_excess},
         error::{ApiError, Problem},
         state::{AppState, Library},
     },

@@ -1,6 +1,7 @@
 //! Integration tests: the broker on a real socket against the fake Payroc (and wiremock where
 //! exact request matching is clearer). One binary, a file per feature.
 
+mod apple_pay;
 mod assets;
 mod binary;
 mod binary_tenants;

@@ -16,6 +16,8 @@ pub const ACME_KEY: &str = "acme-api-key";
 pub const GLOBEX_KEY: &str = "globex-api-key";
 pub const ACME_ORIGIN: &str = "https://shop.acme.example";
 pub const ORDERS_KEY: &str = "orders-service-key-0123456789";
+/// acme's Apple Pay domain, at the fake and in the tenants file.
+pub const ACME_APPLE_DOMAIN: &str = "ACMEAPPLE1";
 
 /// A scratch directory for a tenants file and key files, removed on drop.
 pub struct Scratch(pub PathBuf);
@@ -56,6 +58,7 @@ name = "acme"
 api_key = "{ACME_KEY}"
 terminals = ["2234001", "2234002"]
 origins = ["{ACME_ORIGIN}"]
+apple_pay_domains = {{ "{ACME_ORIGIN}" = "{ACME_APPLE_DOMAIN}" }}
 
 [[account]]
 name = "globex"
@@ -78,7 +81,7 @@ pub fn fake_config(more: Vec<FakeAccount>) -> FakePayrocConfig {
         FakeAccount {
             api_key: ACME_KEY.into(),
             terminals: vec!["2234001".into(), "2234002".into()],
-            ..FakeAccount::default()
+            apple_domain_ids: vec![ACME_APPLE_DOMAIN.into()],
         },
         FakeAccount {
             api_key: GLOBEX_KEY.into(),

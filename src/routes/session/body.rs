@@ -1,7 +1,6 @@
 //! The session request's body: read within its limit, then parsed member by member so that
 //! every error can name its parameter.
 
-use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 
 use super::SessionRequest;
@@ -49,15 +48,6 @@ pub(super) fn parse_body(json: bool, body: &[u8]) -> Result<SessionRequest, ApiE
             errors,
         )
     })
-}
-
-pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        // The essence before any parameters (`; charset=utf-8`), in any case.
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 pub(super) fn validate_members(
