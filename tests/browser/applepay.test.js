@@ -51,59 +51,61 @@ describe("Apple Pay", () => {
     await broker?.stop();
   });
 
-  it("validates the merchant through the broker and the fake Payroc, then hands the authorized payment to the page", async () => {
-    const page = await newPage(browser);
-    await page.goto(`${broker.url}/`);
-    await waitForReady(page);
-    await page.waitForSelector("#apple-pay", { state: "visible" });
-    assert.deepEqual((await applePayState(page)).availability, { available: true });
+  for (const host of ["127.0.0.1", "localhost"]) {
+    it(`validates the merchant through the broker and the fake Payroc, then hands the authorized payment to the page (${host} shop)`, async () => {
+      const page = await newPage(browser);
+      await page.goto(`http://${host}:${new URL(broker.url).port}/`);
+      await waitForReady(page);
+      await page.waitForSelector("#apple-pay", { state: "visible" });
+      assert.deepEqual((await applePayState(page)).availability, { available: true });
 
-    const validation = page.waitForResponse((r) => r.url().endsWith("/apple-pay/session"));
-    await page.click("#apple-pay");
-    const response = await validation;
-    const request = response.request();
-    assert.equal(request.method(), "POST");
-    assert.deepEqual(request.postDataJSON(), { validationUrl: VALIDATION_URL });
-    assert.equal(await request.headerValue("authorization"), null, "a browser call carries no credentials");
-    assert.equal(response.status(), 200);
-    assert.equal(response.headers()["cache-control"], "no-store");
-    const { merchantSession } = await response.json();
-    for (const field of ["epochTimestamp", "expiresAt", "merchantSessionIdentifier", "nonce", "merchantIdentifier", "domainName", "displayName", "signature"]) {
-      assert.ok(field in merchantSession, `the merchant session has ${field}`);
-    }
+      const validation = page.waitForResponse((r) => r.url().endsWith("/apple-pay/session"));
+      await page.click("#apple-pay");
+      const response = await validation;
+      const request = response.request();
+      assert.equal(request.method(), "POST");
+      assert.deepEqual(request.postDataJSON(), { validationUrl: VALIDATION_URL });
+      assert.equal(await request.headerValue("authorization"), null, "a browser call carries no credentials");
+      assert.equal(response.status(), 200);
+      assert.equal(response.headers()["cache-control"], "no-store");
+      const { merchantSession } = await response.json();
+      for (const field of ["epochTimestamp", "expiresAt", "merchantSessionIdentifier", "nonce", "merchantIdentifier", "domainName", "displayName", "signature"]) {
+        assert.ok(field in merchantSession, `the merchant session has ${field}`);
+      }
 
-    // The sheet got exactly the broker's merchant session and waits for the shopper.
-    await page.waitForSelector(`${SHEET} [data-action=authorize]:enabled`);
-    let state = await applePayState(page);
-    assert.equal(state.sessions.length, 1);
-    assert.deepEqual(state.sessions[0].merchantSession, merchantSession, "completeMerchantValidation got the merchant session object");
-    assert.equal(state.sessions[0].state, "sheet");
-    assert.equal(state.helperState, "sheet");
+      // The sheet got exactly the broker's merchant session and waits for the shopper.
+      await page.waitForSelector(`${SHEET} [data-action=authorize]:enabled`);
+      let state = await applePayState(page);
+      assert.equal(state.sessions.length, 1);
+      assert.deepEqual(state.sessions[0].merchantSession, merchantSession, "completeMerchantValidation got the merchant session object");
+      assert.equal(state.sessions[0].state, "sheet");
+      assert.equal(state.helperState, "sheet");
 
-    await page.click(`${SHEET} [data-action=authorize]`);
-    await page.waitForFunction(() => window.demo.applePay.outcomes.length === 1, null, { timeout: 5_000 });
-    state = await applePayState(page);
-    assert.deepEqual(state.outcomes, [{ outcome: "authorized" }]);
-    assert.deepEqual(state.sessions[0].paymentResults, [{ status: 0 }], "completePayment(STATUS_SUCCESS)");
-    assert.equal(state.sessions[0].aborted, false);
-    assert.match(await page.locator("#result").textContent(), /^Paid with Apple Pay: Visa 4242 \(transaction …[0-9A-F]{6}\)\.$/);
-    await page.waitForSelector(SHEET, { state: "detached" });
+      await page.click(`${SHEET} [data-action=authorize]`);
+      await page.waitForFunction(() => window.demo.applePay.outcomes.length === 1, null, { timeout: 5_000 });
+      state = await applePayState(page);
+      assert.deepEqual(state.outcomes, [{ outcome: "authorized" }]);
+      assert.deepEqual(state.sessions[0].paymentResults, [{ status: 0 }], "completePayment(STATUS_SUCCESS)");
+      assert.equal(state.sessions[0].aborted, false);
+      assert.match(await page.locator("#result").textContent(), /^Paid with Apple Pay: Visa 4242 \(transaction …[0-9A-F]{6}\)\.$/);
+      await page.waitForSelector(SHEET, { state: "detached" });
 
-    // Each step of the round trip is on the page, in order.
-    const steps = await page.locator("#apple-pay-steps li").allTextContents();
-    const order = ["applePay.begin()", "onvalidatemerchant", "POST /apple-pay/session → 200", "completeMerchantValidation: merchant", "onpaymentauthorized", "onPaymentAuthorized", "completePayment(ApplePaySession.STATUS_SUCCESS)", "the sheet closed: authorized"];
-    let at = -1;
-    for (const text of order) {
-      const index = steps.findIndex((step, i) => i > at && step.includes(text));
-      assert.ok(index > at, `step "${text}" after the previous ones: ${JSON.stringify(steps)}`);
-      at = index;
-    }
-    const { errors, payments } = await pageState(page);
-    assert.deepEqual(errors, []);
-    assert.equal(payments.length, 1);
-    assert.deepEqual(page.uncaught, []);
-    await page.context().close();
-  });
+      // Each step of the round trip is on the page, in order.
+      const steps = await page.locator("#apple-pay-steps li").allTextContents();
+      const order = ["applePay.begin()", "onvalidatemerchant", "POST /apple-pay/session → 200", "completeMerchantValidation: merchant", "onpaymentauthorized", "onPaymentAuthorized", "completePayment(ApplePaySession.STATUS_SUCCESS)", "the sheet closed: authorized"];
+      let at = -1;
+      for (const text of order) {
+        const index = steps.findIndex((step, i) => i > at && step.includes(text));
+        assert.ok(index > at, `step "${text}" after the previous ones: ${JSON.stringify(steps)}`);
+        at = index;
+      }
+      const { errors, payments } = await pageState(page);
+      assert.deepEqual(errors, []);
+      assert.equal(payments.length, 1);
+      assert.deepEqual(page.uncaught, []);
+      await page.context().close();
+    });
+  }
 
   it("says Apple Pay is unavailable in a browser without ApplePaySession, and the card form keeps working", async () => {
     const page = await newPage(browser);

@@ -70,6 +70,25 @@ describe("cross-origin pages", () => {
     await page.context().close();
   });
 
+  it("gets the broker's 403 for Apple Pay on an allowed origin that is not an Apple Pay domain: sheet aborted, problem shown", async () => {
+    const page = await newPage(browser);
+    await page.goto(`${allowed.origin}/?broker=${encodeURIComponent(broker.url)}`);
+    await waitForReady(page);
+    await page.click("#apple-pay");
+    await page.waitForFunction(() => window.demo.applePay.outcomes.length === 1, null, { timeout: 10_000 });
+
+    const { outcomes, sessions } = await page.evaluate(() => ({ outcomes: window.demo.applePay.outcomes, sessions: window.ApplePaySession.sessions }));
+    assert.equal(outcomes[0].outcome, "failed");
+    assert.equal(sessions[0].aborted, true, "session.abort() was called");
+    assert.equal(sessions[0].merchantSession, null);
+    const { errors } = await pageState(page);
+    assert.deepEqual(errors.map((e) => [e.status, e.willRetry, e.phase]), [[403, false, "merchantValidation"]]);
+    assert.ok(errors[0].detail.length > 0);
+    assert.match(await page.locator("#apple-pay-steps").textContent(), /403 /);
+    assert.deepEqual(page.uncaught, []);
+    await page.context().close();
+  });
+
   it("shows a clear error on the demo page from a disallowed origin", async () => {
     const before = await broker.control();
     const page = await newPage(browser);
