@@ -205,6 +205,11 @@ impl Application {
             stop_background.clone(),
         ));
         background.spawn(upkeep(state.clone(), stop_background.clone()));
+        if let (Some(fleet), Some(url)) = (state.admission.fleet(), &settings.rate_limit.redis_url)
+        {
+            let (fleet, url, stop) = (Arc::clone(fleet), url.clone(), stop_background.clone());
+            background.spawn(async move { fleet.connect(url, stop).await });
+        }
         Ok(Self {
             listener,
             router: router(state.clone(), admin_listener.is_none(), extra),
