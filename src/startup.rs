@@ -65,6 +65,7 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
         .route("/hosted-fields/broker.js", get(assets::broker_js))
+        .route("/hosted-fields/broker.d.ts", get(assets::broker_d_ts))
         .route("/status", get(status::public))
         .route("/payroc/authorize", post(proxy::authorize))
         // SDKs given one base URL (Go's `WithBaseURL`, TypeScript's `baseUrl`) ask for their
