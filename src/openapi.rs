@@ -91,7 +91,9 @@ mod tests {
         }
         assert!(doc["paths"]["/payroc/authorize"]["post"].is_object());
         let apple = &doc["paths"]["/apple-pay/session"]["post"]["responses"];
-        for status in ["200", "400", "403", "413", "415", "429", "502", "503", "504"] {
+        for status in [
+            "200", "400", "403", "413", "415", "429", "502", "503", "504",
+        ] {
             assert!(apple.get(status).is_some(), "apple pay {status} missing");
         }
         for method in ["get", "head", "post", "put", "patch", "delete"] {

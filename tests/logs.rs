@@ -264,7 +264,12 @@ async fn tenants_secrets_stay_out(capture: &Capture) {
         .unwrap();
     assert_eq!(apple.status(), 200);
     let merchant_session = apple.json::<Value>().await.unwrap()["merchantSession"].clone();
-    for member in ["merchantSessionIdentifier", "nonce", "signature", "merchantIdentifier"] {
+    for member in [
+        "merchantSessionIdentifier",
+        "nonce",
+        "signature",
+        "merchantIdentifier",
+    ] {
         tokens.push(merchant_session[member].as_str().unwrap().to_owned());
     }
     app.fake.revoke_tokens_for(ACME_KEY);

@@ -6,10 +6,13 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use tracing::Instrument;
+
 use super::{PayrocClient, PayrocError};
 use crate::{
     config::{ApiKeyError, ApiKeySource},
     metrics::Endpoint,
+    telemetry,
 };
 
 /// A Bearer token for Payroc's API, kept as the ready `Authorization` value (built and
@@ -70,15 +73,25 @@ impl PayrocClient {
             .post(self.identity_url.clone())
             .header("x-api-key", header)
             .header(reqwest::header::ACCEPT, "application/json");
-        let body = self
-            .exchange(
-                Endpoint::Authorize,
-                request,
-                reqwest::StatusCode::OK,
-                self.request_timeout,
-            )
-            .await?;
-        parse_authorize(&body)
+        // One attempt per fetch: the refresher decides when to fetch again.
+        let span = telemetry::attempt_span(Endpoint::Authorize, &reqwest::Method::POST, 1);
+        let token = async {
+            let body = self
+                .exchange(
+                    Endpoint::Authorize,
+                    request,
+                    reqwest::StatusCode::OK,
+                    self.request_timeout,
+                )
+                .await?;
+            parse_authorize(&body)
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = &token {
+            telemetry::attempt_failed(&span, error.kind());
+        }
+        token
     }
 }
 

@@ -9,14 +9,15 @@ pub mod policy;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
+use tracing::Instrument;
 use url::Url;
 
 use self::policy::{Next, Outcome, Policy};
 use crate::{
     config::{PayrocSettings, ProxySettings},
-    metrics::Metrics,
+    metrics::{Endpoint, Metrics},
     payroc::{Answer, Outgoing, PayrocClient, PayrocError},
-    retry,
+    retry, telemetry,
     token::{TokenCache, TokenError},
 };
 
@@ -90,7 +91,8 @@ impl Forwarder {
 
     /// Runs attempts until an answer to pass back, a refusal, or the deadline. `sent` counts
     /// every request sent to Payroc (a healing replay included) as it goes, so the audit line
-    /// has it even when the caller goes away mid-call.
+    /// has it even when the caller goes away mid-call; with tracing on, each is a span of its
+    /// own numbered by it, whose context Payroc gets as `traceparent`.
     pub async fn forward(&self, call: &Call<'_>, sent: &mut u32) -> Result<Answer, ProxyError> {
         let mut policy = Policy {
             replay_safe: call.replay_safe,
@@ -106,6 +108,7 @@ impl Forwarder {
             }
             *sent += 1;
             policy.attempts += 1;
+            let span = telemetry::attempt_span(Endpoint::Api, call.outgoing.method, *sent);
             let result = self
                 .client
                 .forward(
@@ -114,7 +117,12 @@ impl Forwarder {
                     self.settings.request_timeout.min(remaining),
                     self.settings.response_limit_bytes,
                 )
+                .instrument(span.clone())
                 .await;
+            if let Err(error) = &result {
+                telemetry::attempt_failed(&span, error.kind());
+            }
+            drop(span);
             let outcome = match &result {
                 Ok(answer) => Outcome::Answered {
                     status: answer.status,
