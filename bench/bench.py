@@ -34,6 +34,7 @@ from pathlib import Path
 sys.modules.setdefault("bench", sys.modules[__name__])
 
 import proxy_phase  # noqa: E402
+import redis_phase  # noqa: E402
 from identity import IdentityServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,8 +237,9 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
     parser.add_argument("--accounts", type=int, default=1000, help="accounts in the many-accounts phase")
-    parser.add_argument("--only", choices=["accounts", "proxy"],
-                        help="run only this phase (accounts: the many-accounts phase; proxy: the Payroc API pass-through)")
+    parser.add_argument("--only", choices=["accounts", "proxy", "redis"],
+                        help="run only this phase (accounts: the many-accounts phase; proxy: the Payroc API pass-through; "
+                             "redis: the fleet-wide rate limit)")
     parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
     parser.add_argument("--instructions", type=int, metavar="REQUESTS",
                         help="only count instructions per request under callgrind (bench/instructions.sh)")
@@ -263,6 +265,8 @@ def main():
             report["accounts"] = many_accounts(args, report, upstream, identity, processes)
         if args.only in (None, "proxy"):
             report["proxy"] = proxy_phase.run(args, report, upstream, processes)
+        if args.only in (None, "redis"):
+            report["redis"] = redis_phase.run(args, report, upstream, processes)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -276,6 +280,8 @@ def main():
         print_accounts(args, report["accounts"])
     if "proxy" in report:
         proxy_phase.print_report(args, report["proxy"])
+    if report.get("redis"):
+        redis_phase.print_report(args, report["redis"])
     if report["failures"]:
         print("FAILED: " + "; ".join(report["failures"]))
         sys.exit(1)

@@ -4,14 +4,15 @@
 #   bench/run.sh --smoke    a quick run that only proves the harness works (CI)
 #   bench/run.sh --only accounts   only the many-accounts phase (about 2 minutes)
 #   bench/run.sh --only proxy      only the Payroc API pass-through phase (about 2 minutes)
+#   bench/run.sh --only redis      only the fleet-wide rate limit phase (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in wrk hey nginx; do command -v "$tool" >/dev/null || need+=("$tool"); done
+for tool in wrk hey nginx redis-server; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk hey nginx-light >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk hey nginx-light redis-server >/dev/null
 fi
 # A thousand concurrent connections need more than the default 1024 descriptors.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -23,7 +24,7 @@ if [[ " $* " == *" --smoke "* ]]; then
   export BENCH_TARGET_DIR=target/debug
 else
   export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
-  # Only the half-load runs use oha; `--only accounts` and `--only proxy` have none.
+  # Only the half-load runs use oha; no `--only` phase has any.
   if [[ " $* " != *" --only "* ]]; then
     command -v oha >/dev/null || cargo install --locked oha --version 1.16.0
   fi

@@ -9,7 +9,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use axum::{Router, response::Html, routing::get};
+use axum::{Router, http::header, response::Html, routing::get};
 use secrecy::SecretString;
 
 use crate::{
@@ -115,7 +115,24 @@ fn second_shop(raw: &RawSettings) -> std::io::Result<PathBuf> {
     Ok(file)
 }
 
-/// The page at `/`.
+/// The demo's stand-in for Safari's `ApplePaySession` (the page loads it when the browser has
+/// no Apple Pay of its own).
+pub const APPLE_PAY_STANDIN: &str = include_str!("../static/apple-pay-standin.js");
+
+/// The page at `/`, and the Apple Pay stand-in it loads.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(|| async { Html(PAGE) }))
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/demo/apple-pay-standin.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    APPLE_PAY_STANDIN,
+                )
+            }),
+        )
 }

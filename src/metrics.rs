@@ -4,6 +4,7 @@
 
 mod accounts;
 mod describe;
+mod fleet;
 mod proxy;
 mod traces;
 
@@ -51,6 +52,9 @@ const UPSTREAM_RETRIES: &str = "broker_upstream_retries_total";
 const UNAUTHORIZED_REPLAYS: &str = "broker_upstream_401_replays_total";
 const RATE_LIMITED: &str = "broker_rate_limited_total";
 const RATE_LIMIT_UNTRACKED: &str = "broker_rate_limit_untracked_total";
+const RATE_LIMIT_REDIS_UP: &str = "broker_rate_limit_redis_up";
+const RATE_LIMIT_REDIS_FAILURES: &str = "broker_rate_limit_redis_failures_total";
+const RATE_LIMIT_FALLBACK: &str = "broker_rate_limit_fallback_total";
 const SHED: &str = "broker_load_shed_total";
 const IN_FLIGHT: &str = "broker_session_requests_in_flight";
 const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";

@@ -66,6 +66,7 @@ pub fn router(state: AppState, metrics_public: bool, extra: Router<AppState>) ->
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
         .route("/hosted-fields/broker.js", get(assets::broker_js))
+        .route("/hosted-fields/broker.d.ts", get(assets::broker_d_ts))
         .route("/status", get(status::public))
         .route("/payroc/authorize", post(proxy::authorize))
         // SDKs given one base URL (Go's `WithBaseURL`, TypeScript's `baseUrl`) ask for their
@@ -212,6 +213,11 @@ impl Application {
             stop_background.clone(),
         ));
         background.spawn(upkeep(state.clone(), stop_background.clone()));
+        if let (Some(fleet), Some(url)) = (state.admission.fleet(), &settings.rate_limit.redis_url)
+        {
+            let (fleet, url, stop) = (Arc::clone(fleet), url.clone(), stop_background.clone());
+            background.spawn(async move { fleet.connect(url, stop).await });
+        }
         Ok(Self {
             listener,
             router: router(state.clone(), admin_listener.is_none(), extra),

@@ -7,8 +7,13 @@
  * (with its SRI hash), builds the form, and swaps in a fresh session shortly before the old
  * one expires — but only while the shopper is not using the form.
  *
+ * Beside the form, {@link createApplePay} adds an Apple Pay button: it opens Apple's sheet,
+ * validates the merchant through the broker (`POST /apple-pay/session`) and hands the
+ * authorized payment to the page, whose server pays with it.
+ *
  * A plain ES module with no dependencies and no build step; the broker serves it at
- * `GET /hosted-fields/broker.js`.
+ * `GET /hosted-fields/broker.js`, and its TypeScript declarations at
+ * `GET /hosted-fields/broker.d.ts`.
  *
  * @example
  * import { createCheckout } from "https://broker.example.com/hosted-fields/broker.js";
@@ -45,6 +50,11 @@ const IDLE_POLL_MS = 500;
 const SUBMISSION_TIMEOUT_MS = 60_000;
 /** The `Date` header has whole-second resolution: smaller offsets are noise, not skew. */
 const MIN_CLOCK_OFFSET_MS = 1_000;
+/**
+ * The renewal timer wakes at least this often to look at the clocks again: a machine that
+ * slept delays timers, and some browsers stop `performance.now()` during sleep.
+ */
+const MAX_TIMER_MS = 30_000;
 /** Problem `type`s of failures the helper itself detects (the broker's have their own). */
 const PROBLEM = Object.freeze({
   network: "urn:hosted-fields-broker:client:network",
@@ -52,6 +62,7 @@ const PROBLEM = Object.freeze({
   script: "urn:hosted-fields-broker:client:script",
   library: "urn:hosted-fields-broker:client:library",
   sessionExpired: "urn:hosted-fields-broker:client:session-expired",
+  applePay: "urn:hosted-fields-broker:client:apple-pay",
 });
 
 /**
@@ -82,13 +93,25 @@ const PROBLEM = Object.freeze({
  */
 
 /**
+ * A session's times are measured from the moment the broker's answer arrived, with the
+ * broker's `expiresInSeconds` (not `expiresAt`, which is on the server's clock): a browser
+ * clock that is minutes off changes nothing. `…Ms` fields project them onto this browser's
+ * `Date` clock (for display); `…Mono` fields onto `performance.now()`.
  * @typedef {object} Session
  * @property {string} sessionToken Payroc's session token.
  * @property {string} expiresAt as the broker sent it (the server's clock).
- * @property {number} expiresAtMs expiry in this browser's clock (epoch ms, skew corrected).
+ * @property {number} expiresInSeconds the session's life left when the broker answered
+ *   (from the broker; derived from `expiresAt` and the `Date` header if an older broker
+ *   omitted it).
+ * @property {"expiresInSeconds"|"expiresAt"} expirySource what the expiry was computed from.
+ * @property {number} expiresAtMs expiry in this browser's clock (epoch ms).
  * @property {number} mintedAtMs when the broker's answer arrived (browser clock).
  * @property {number} renewAtMs when the helper plans to renew it (browser clock).
- * @property {number} clockOffsetMs server clock minus browser clock (0 when under 1 s).
+ * @property {number} mintedAtMono when the answer arrived, in `performance.now()` ms.
+ * @property {number} expiresAtMono expiry, in `performance.now()` ms.
+ * @property {number} renewAtMono planned renewal, in `performance.now()` ms.
+ * @property {number} clockOffsetMs server clock minus browser clock (0 when under 1 s);
+ *   informational, the helper's timing does not use it.
  * @property {string} idempotencyKey the key it was minted under.
  * @property {number} renewals renewals before this session: 0 for the first.
  * @property {string} scenario
@@ -120,7 +143,7 @@ export class CheckoutProblem extends Error {
     this.detail = detail;
     this.status = status;
     this.retryAfterSeconds = retryAfterSeconds;
-    /** @type {"start"|"renewal"|"submit"|undefined} */
+    /** @type {"start"|"renewal"|"submit"|"applePay"|"merchantValidation"|"paymentAuthorization"|undefined} */
     this.phase = undefined;
     this.attempt = undefined;
     this.willRetry = false;
@@ -149,8 +172,9 @@ export class Checkout {
   #startPromise = null;
   #renewing = null;
   #timer = null;
-  #lastActivityAt = 0;
-  #submittingSince = 0;
+  /** Monotonic times (`performance.now()`): a browser clock that jumps cannot fake idleness. */
+  #lastActivityAt = -Infinity;
+  #submittingSince = null;
   /** Set when a submission failed on an expired session: rebuild now, do not wait for idle. */
   #deadForm = false;
   #abort = new AbortController();
@@ -165,6 +189,16 @@ export class Checkout {
   /** The current session, or null before the first form is ready. @returns {Session|null} */
   get session() {
     return this.#session && { ...this.#session };
+  }
+
+  /**
+   * Milliseconds the current session has left by the helper's reckoning (0 once expired), or
+   * null before the first form is ready. Unlike `session.expiresAtMs - Date.now()`, it holds
+   * when the browser's clock is changed while the page is open.
+   * @returns {number|null}
+   */
+  get expiresInMs() {
+    return this.#session && Math.max(0, this.#session.expiresAtMono - this.#session.mintedAtMono - sessionAgeMs(this.#session));
   }
 
   /** Renewals so far. */
@@ -227,7 +261,7 @@ export class Checkout {
       this.#report(problem(PROBLEM.library, "The payment form is not ready", "There is no form to submit yet."), "submit");
       return;
     }
-    this.#submittingSince = Date.now();
+    this.#submittingSince = performance.now();
     this.#instance.submit();
   }
 
@@ -314,7 +348,7 @@ export class Checkout {
   #teardownInstance() {
     const instance = this.#instance;
     this.#instance = null;
-    this.#submittingSince = 0;
+    this.#submittingSince = null;
     if (!instance) return;
     try {
       instance.destroy();
@@ -323,10 +357,18 @@ export class Checkout {
     }
   }
 
+  /**
+   * Wakes at the renewal point, or sooner to look again (see {@link MAX_TIMER_MS}): a timer
+   * is not a clock, and one that slept through the renewal point must not wait its full delay.
+   */
   #scheduleRenewal() {
     clearTimeout(this.#timer);
-    const delay = Math.max(0, this.#session.renewAtMs - Date.now());
-    this.#timer = setTimeout(() => this.#renewalDue(), delay);
+    const session = this.#session;
+    const delay = Math.max(0, renewalDueInMs(session));
+    this.#timer = setTimeout(() => {
+      if (renewalDueInMs(session) > 0 && this.#session === session) this.#scheduleRenewal();
+      else this.#renewalDue();
+    }, Math.min(delay, MAX_TIMER_MS));
   }
 
   #retryRenewalLater() {
@@ -351,7 +393,7 @@ export class Checkout {
 
   #visibilityChanged() {
     if (document.visibilityState !== "visible" || !this.#session) return;
-    if (Date.now() >= this.#session.renewAtMs) this.#renewalDue();
+    if (renewalDueInMs(this.#session) <= 0) this.#renewalDue();
   }
 
   // --- is the shopper using the form? ---------------------------------------------------------
@@ -362,11 +404,15 @@ export class Checkout {
    * anyway, so focus alone (left there before a coffee) no longer holds renewal back.
    */
   #inUse() {
-    const now = Date.now();
-    if (this.#submittingSince && now - this.#submittingSince < SUBMISSION_TIMEOUT_MS) return true;
+    const now = performance.now();
+    if (this.#submittingSince !== null && now - this.#submittingSince < SUBMISSION_TIMEOUT_MS) return true;
     if (now - this.#lastActivityAt < this.#options.idleSeconds * 1000) return true;
-    const expired = this.#session && now >= this.#session.expiresAtMs;
-    return !expired && focusInside(this.#options.fieldTargets);
+    return !this.#expired() && focusInside(this.#options.fieldTargets);
+  }
+
+  /** Whether the current session is past its expiry (the form is dead). */
+  #expired() {
+    return this.#session !== null && this.expiresInMs === 0;
   }
 
   /** Resolves true once the form is idle, false if the checkout was destroyed meanwhile. */
@@ -391,8 +437,8 @@ export class Checkout {
   }
 
   #dispatch(event, payload) {
-    if (this.#options.activityEvents.includes(event)) this.#lastActivityAt = Date.now();
-    if (event === "submissionSuccess") this.#submittingSince = 0;
+    if (this.#options.activityEvents.includes(event)) this.#lastActivityAt = performance.now();
+    if (event === "submissionSuccess") this.#submittingSince = null;
     if (event === "error" && this.#handleLibraryError(payload)) return;
     for (const handler of this.#handlers.get(event) ?? []) {
       try {
@@ -409,10 +455,9 @@ export class Checkout {
    * @returns {boolean} true if handled here (not passed to the caller's `error` handler).
    */
   #handleLibraryError(event) {
-    const wasSubmitting = this.#submittingSince !== 0;
-    this.#submittingSince = 0;
-    const pastExpiry = this.#session && Date.now() >= this.#session.expiresAtMs;
-    const expired = /expired/i.test(String(event?.type ?? "")) || (wasSubmitting && pastExpiry);
+    const wasSubmitting = this.#submittingSince !== null;
+    this.#submittingSince = null;
+    const expired = /expired/i.test(String(event?.type ?? "")) || (wasSubmitting && this.#expired());
     if (!expired) return false;
     const reloaded = problem(
       PROBLEM.sessionExpired,
@@ -442,6 +487,331 @@ export class Checkout {
     } catch (error) {
       console.error(`hosted-fields-broker: ${name} threw`, error);
     }
+  }
+}
+
+// --- Apple Pay ------------------------------------------------------------------------------------
+
+/** Apple Pay option defaults; each is documented on {@link ApplePayOptions}. */
+const APPLE_PAY_DEFAULTS = Object.freeze({
+  version: 3,
+  retries: 2,
+  retryBaseMs: 500,
+  maxRetryAfterSeconds: 10,
+  requestTimeoutMs: 10_000,
+  validationTimeoutMs: 25_000,
+});
+
+/** `ApplePaySession` events the page handles itself (it calls the matching `complete…`). */
+const APPLE_PAY_PASS_THROUGH = ["paymentmethodselected", "shippingmethodselected", "shippingcontactselected", "couponcodechanged", "cancel"];
+/** `ApplePaySession.STATUS_SUCCESS` / `STATUS_FAILURE`, for a session class that lacks them. */
+const APPLE_PAY_STATUS = Object.freeze({ success: 0, failure: 1 });
+
+/**
+ * @typedef {object} ApplePayOptions
+ * @property {string} [brokerUrl] as for {@link CheckoutOptions}: where `POST /apple-pay/session` lives.
+ * @property {string} [processingTerminalId] default: the broker's default terminal.
+ * @property {object|function(): object} [paymentRequest] Apple's `ApplePayPaymentRequest`
+ *   (countryCode, currencyCode, merchantCapabilities, supportedNetworks, total…), or a
+ *   function returning it when the sheet opens; {@link ApplePay#begin} may pass one instead.
+ * @property {function(object, {event: Event, session: object}): (boolean|object|Promise<boolean|object>)} onPaymentAuthorized
+ *   gets Apple's `payment` (with the `token` the page's server pays with) and answers whether
+ *   the payment went through: `true`, `false`, or an `ApplePayPaymentAuthorizationResult`
+ *   (`{status, errors}`). The helper calls `completePayment` with it; a throw counts as failure.
+ * @property {Object<string, function(Event, object): void>} [on] more `ApplePaySession`
+ *   events, passed through as `(event, session)`: `paymentmethodselected`,
+ *   `shippingmethodselected`, `shippingcontactselected`, `couponcodechanged` (the handler calls
+ *   the matching `session.complete…` itself) and `cancel`.
+ * @property {function(object): void} [onMerchantSession] the merchant session the broker got
+ *   from Apple through Payroc, just before it goes to `completeMerchantValidation` (for
+ *   logging; the object is Apple's, opaque, and single-use).
+ * @property {function(CheckoutProblem): void} [onError] every problem; default `console.error`.
+ * @property {number} [version=3] the Apple Pay JS API version to ask for.
+ * @property {number} [retries=2] retries of the merchant validation request.
+ * @property {number} [retryBaseMs=500] first backoff; doubles, jittered.
+ * @property {number} [maxRetryAfterSeconds=10] a longer `Retry-After` is reported, not waited:
+ *   the shopper is looking at the payment sheet.
+ * @property {number} [requestTimeoutMs=10000] one attempt's limit.
+ * @property {number} [validationTimeoutMs=25000] all attempts' limit; then the sheet is aborted.
+ */
+
+/**
+ * @typedef {object} ApplePayAvailability
+ * @property {boolean} available
+ * @property {"no-apple-pay"|"unsupported-version"|"cannot-make-payments"|"error"} [reason] why not.
+ * @property {string} [detail] the same, for people.
+ */
+
+/**
+ * How a sheet ended: `authorized` (the page's server took the payment), `cancelled` (by the
+ * shopper, or Apple), `aborted` ({@link ApplePay#abort}), `failed` (`problem`, also sent to
+ * `onError`), `unavailable` (`reason`, `detail`: nothing was shown) or `busy` (a sheet is open).
+ * @typedef {object} ApplePayOutcome
+ * @property {"authorized"|"cancelled"|"aborted"|"failed"|"unavailable"|"busy"} outcome
+ * @property {object} [payment] Apple's payment (`authorized`).
+ * @property {object} [result] what `completePayment` was given (`authorized`).
+ * @property {CheckoutProblem} [problem] `failed`.
+ * @property {string} [reason] `unavailable`.
+ * @property {string} [detail] `unavailable`.
+ */
+
+/**
+ * Creates an Apple Pay button's helper: checks availability, opens the sheet, validates the
+ * merchant through the broker, and hands the authorized payment to the page. It never pays:
+ * the page sends the payment's token to its own server, which pays through Payroc.
+ * Throws only on a programming error (no `onPaymentAuthorized`).
+ * @param {ApplePayOptions} options
+ * @returns {ApplePay}
+ */
+export function createApplePay(options) {
+  return new ApplePay(options);
+}
+
+/**
+ * Apple Pay next to a Hosted Fields form. Show the button only when {@link ApplePay#available};
+ * call {@link ApplePay#begin} straight from its click handler.
+ */
+export class ApplePay {
+  #options;
+  /** The open sheet: `{session, version, settle, signal}`; null when none is. */
+  #run = null;
+  #state = "idle";
+
+  /** @param {ApplePayOptions} options */
+  constructor(options) {
+    if (!options || typeof options.onPaymentAuthorized !== "function") {
+      throw new TypeError("createApplePay: `onPaymentAuthorized` is required");
+    }
+    this.#options = { ...APPLE_PAY_DEFAULTS, on: {}, onError: defaultOnError, ...stripUndefined(options) };
+    this.#options.brokerUrl = String(options.brokerUrl ?? new URL(import.meta.url).origin).replace(/\/+$/, "");
+  }
+
+  /**
+   * Whether this browser can pay with Apple Pay now, and if not why. Read it to decide whether
+   * to show the button; it never throws.
+   * @returns {ApplePayAvailability}
+   */
+  get availability() {
+    return applePayAvailability(this.#options.version);
+  }
+
+  /** Shorthand for `availability.available`. */
+  get available() {
+    return this.availability.available;
+  }
+
+  /**
+   * `idle`, `validating` (the broker is asked for a merchant session), `sheet` (the shopper
+   * decides), `authorizing` (`onPaymentAuthorized` runs).
+   */
+  get state() {
+    return this.#state;
+  }
+
+  /** The open `ApplePaySession`, or null. */
+  get session() {
+    return this.#run?.session ?? null;
+  }
+
+  /**
+   * Opens the payment sheet. Apple allows that only inside a user gesture: call it
+   * synchronously from the button's click handler, before any `await`. Never rejects.
+   * @param {object} [paymentRequest] this sheet's request; default `options.paymentRequest`.
+   * @returns {Promise<ApplePayOutcome>} once the sheet is closed.
+   */
+  begin(paymentRequest) {
+    const availability = this.availability;
+    if (!availability.available) return Promise.resolve({ outcome: "unavailable", reason: availability.reason, detail: availability.detail });
+    if (this.#run) return Promise.resolve({ outcome: "busy" });
+    let resolveOutcome;
+    const done = new Promise((resolve) => {
+      resolveOutcome = resolve;
+    });
+    const abort = new AbortController();
+    const run = { session: null, version: this.#options.version, signal: abort.signal, settle: null };
+    run.settle = (outcome) => {
+      if (this.#run !== run) return;
+      this.#run = null;
+      this.#state = "idle";
+      abort.abort();
+      resolveOutcome(outcome);
+    };
+    this.#run = run;
+    try {
+      // Nothing may be awaited before this line: Apple checks for the user gesture here.
+      run.session = new window.ApplePaySession(run.version, resolvePaymentRequest(paymentRequest ?? this.#options.paymentRequest));
+      this.#wire(run);
+      run.session.begin();
+    } catch (error) {
+      const p = this.#report(applePayStartProblem(error), "applePay");
+      run.settle({ outcome: "failed", problem: p });
+    }
+    return done;
+  }
+
+  /** Closes the open sheet, if any (`session.abort()`); its `begin()` resolves `aborted`. */
+  abort() {
+    const run = this.#run;
+    if (!run) return;
+    safely(() => run.session?.abort());
+    run.settle({ outcome: "aborted" });
+  }
+
+  /** Hooks the helper's handlers and the page's pass-through ones onto a new session. */
+  #wire(run) {
+    const { session } = run;
+    session.onvalidatemerchant = (event) => this.#validateMerchant(run, event.validationURL);
+    session.onpaymentauthorized = (event) => this.#authorize(run, event);
+    for (const name of APPLE_PAY_PASS_THROUGH) {
+      const handler = this.#options.on[name];
+      if (name !== "cancel" && typeof handler !== "function") continue;
+      session[`on${name}`] = (event) => {
+        if (name === "cancel") run.settle({ outcome: "cancelled" });
+        if (typeof handler === "function") this.#call(handler, event, session);
+      };
+    }
+  }
+
+  /**
+   * Asks the broker for a merchant session for Apple's `validationURL` and completes the
+   * validation with it; on failure the sheet is aborted and the problem reported.
+   */
+  async #validateMerchant(run, validationUrl) {
+    this.#state = "validating";
+    try {
+      const merchantSession = await requestMerchantSession(this.#options, validationUrl, run.signal, (p) => this.#report(p, "merchantValidation"));
+      if (this.#run !== run) return; // the shopper cancelled meanwhile
+      this.#call(this.#options.onMerchantSession, merchantSession);
+      run.session.completeMerchantValidation(merchantSession);
+      this.#state = "sheet";
+    } catch (error) {
+      if (this.#run !== run) return;
+      const p = error instanceof CheckoutProblem
+        ? error
+        : problem(PROBLEM.applePay, "Apple Pay could not continue", String(error?.message ?? error), { cause: error });
+      this.#report(p, "merchantValidation");
+      safely(() => run.session.abort());
+      run.settle({ outcome: "failed", problem: p });
+    }
+  }
+
+  /**
+   * The shopper authorized: the page's `onPaymentAuthorized` pays (on its server) and says
+   * how it went; `completePayment` tells the sheet. After a failure the sheet stays open
+   * (Apple lets the shopper try again or cancel).
+   */
+  async #authorize(run, event) {
+    this.#state = "authorizing";
+    const statuses = applePayStatuses(window.ApplePaySession);
+    let result;
+    try {
+      result = authorizationResult(await this.#options.onPaymentAuthorized(event.payment, { event, session: run.session }), statuses);
+    } catch (error) {
+      this.#report(problem(PROBLEM.applePay, "The payment did not go through", String(error?.message ?? error), { cause: error }), "paymentAuthorization");
+      result = { status: statuses.failure };
+    }
+    if (this.#run !== run) return;
+    this.#state = "sheet";
+    // Versions before 3 take the bare status.
+    safely(() => run.session.completePayment(run.version >= 3 ? result : result.status));
+    if (result.status === statuses.success) run.settle({ outcome: "authorized", payment: event.payment, result });
+  }
+
+  /** @returns {CheckoutProblem} the problem, reported. */
+  #report(p, phase) {
+    p.phase ??= phase;
+    this.#call(this.#options.onError, p);
+    return p;
+  }
+
+  #call(callback, ...args) {
+    if (typeof callback !== "function") return;
+    try {
+      callback(...args);
+    } catch (error) {
+      console.error("hosted-fields-broker: an Apple Pay callback threw", error);
+    }
+  }
+}
+
+/** Apple Pay's availability in this browser, from `ApplePaySession`'s own checks. */
+function applePayAvailability(version) {
+  const Session = globalThis.ApplePaySession;
+  if (typeof Session !== "function") {
+    return { available: false, reason: "no-apple-pay", detail: "This browser has no Apple Pay (no ApplePaySession): it needs Safari, or Apple's Apple Pay JS SDK, on a secure (https) page." };
+  }
+  try {
+    if (typeof Session.supportsVersion === "function" && !Session.supportsVersion(version)) {
+      return { available: false, reason: "unsupported-version", detail: `This browser does not support Apple Pay JS version ${version}.` };
+    }
+    if (!Session.canMakePayments()) {
+      return { available: false, reason: "cannot-make-payments", detail: "This device cannot make Apple Pay payments." };
+    }
+  } catch (error) {
+    // Safari throws on an insecure page, or in a frame not allowed to pay.
+    return { available: false, reason: "error", detail: `Apple Pay cannot be used on this page: ${error?.message ?? error}` };
+  }
+  return { available: true };
+}
+
+function resolvePaymentRequest(request) {
+  const resolved = typeof request === "function" ? request() : request;
+  if (!resolved || typeof resolved !== "object") throw new TypeError("ApplePay.begin: no paymentRequest (pass one, or set options.paymentRequest)");
+  return resolved;
+}
+
+/** Why `new ApplePaySession` or `begin()` threw, in words a page can show. */
+function applePayStartProblem(error) {
+  const gesture = error?.name === "InvalidAccessError" ? " Apple Pay must be started from a click (begin() called in the button's click handler, before any await)." : "";
+  return problem(PROBLEM.applePay, "Apple Pay could not start", `${error?.message ?? error}${gesture}`, { cause: error });
+}
+
+function applePayStatuses(Session) {
+  return {
+    success: Session?.STATUS_SUCCESS ?? APPLE_PAY_STATUS.success,
+    failure: Session?.STATUS_FAILURE ?? APPLE_PAY_STATUS.failure,
+  };
+}
+
+/** The page's answer as an `ApplePayPaymentAuthorizationResult`; anything unclear is a failure. */
+function authorizationResult(answer, statuses) {
+  if (answer === true) return { status: statuses.success };
+  if (typeof answer === "number") return { status: answer };
+  if (answer && typeof answer === "object" && typeof answer.status === "number") return answer;
+  if (answer !== false) console.error("hosted-fields-broker: onPaymentAuthorized should answer true, false or {status}; got", answer);
+  return { status: statuses.failure };
+}
+
+/**
+ * `POST /apple-pay/session`: the broker asks Payroc for Apple's merchant session. Retried as
+ * session requests are (network, 408, 429, 502, 503, 504; `Retry-After`), within
+ * `validationTimeoutMs` in all. No `Idempotency-Key`: a merchant session has no side effect.
+ * @returns {Promise<object>} Apple's opaque merchant session object.
+ */
+function requestMerchantSession(options, validationUrl, signal, onRetry) {
+  const deadline = performance.now() + options.validationTimeoutMs;
+  const body = stripUndefined({ validationUrl, processingTerminalId: options.processingTerminalId });
+  const attempt = async () => {
+    const timeoutMs = Math.max(1, Math.min(options.requestTimeoutMs, deadline - performance.now()));
+    const sent = await postJson(`${options.brokerUrl}/apple-pay/session`, body, {}, timeoutMs, signal);
+    if (sent.problem) return sent;
+    const { response } = sent;
+    if (response.status !== 200) return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
+    const answer = await response.json().catch(() => null);
+    if (!answer?.merchantSession || typeof answer.merchantSession !== "object") {
+      return { problem: problem(PROBLEM.invalidResponse, "Unexpected answer from the payment service", "The Apple Pay session response lacks a merchantSession object.", { status: response.status }), retryable: false };
+    }
+    return { value: answer.merchantSession };
+  };
+  return withRetries(attempt, options, signal, onRetry, deadline);
+}
+
+/** Runs `fn`, logging what it throws: a sheet that is already closed throws on abort(). */
+function safely(fn) {
+  try {
+    fn();
+  } catch (error) {
+    console.warn("hosted-fields-broker: Apple Pay call failed", error);
   }
 }
 
@@ -498,12 +868,24 @@ function focusInside(selectors) {
  */
 async function mintSession(options, signal, onRetry) {
   const key = newIdempotencyKey();
-  for (let attempt = 1; ; attempt += 1) {
-    const outcome = await attemptMint(options, key, signal);
-    if (outcome.session) return outcome.session;
+  return withRetries(() => attemptMint(options, key, signal), options, signal, onRetry);
+}
+
+/**
+ * Runs `attempt` until it yields `{value}`, waiting between tries as {@link retryDelayMs}
+ * says; throws the last problem when it gives up. No retry starts that would end after
+ * `deadline` (a `performance.now()` time).
+ * @param {function(): Promise<{value: *}|{problem: CheckoutProblem, retryable: boolean}>} attempt
+ * @param {function(CheckoutProblem): void} onRetry told about each failure that is retried.
+ */
+async function withRetries(attempt, options, signal, onRetry, deadline = Infinity) {
+  for (let n = 1; ; n += 1) {
+    const outcome = await attempt();
+    if (!outcome.problem) return outcome.value;
     const p = outcome.problem;
-    p.attempt = attempt;
-    const delay = retryDelayMs(outcome, attempt, options);
+    p.attempt = n;
+    let delay = retryDelayMs(outcome, n, options);
+    if (delay !== null && performance.now() + delay >= deadline) delay = null;
     if (delay === null) {
       if (p.type === PROBLEM.network) p.detail = await diagnoseUnreachable(options.brokerUrl, signal);
       throw p;
@@ -516,31 +898,43 @@ async function mintSession(options, signal, onRetry) {
 }
 
 /**
- * One POST. Resolves `{session}` or `{problem, retryable}`; never rejects, except when the
- * checkout is destroyed mid-request.
+ * One POST. Resolves `{value: session}` or `{problem, retryable}`; never rejects, except when
+ * the checkout is destroyed mid-request.
  */
-async function attemptMint(options, key, outerSignal) {
+async function attemptMint(options, key, signal) {
   const body = stripUndefined({ scenario: options.scenario, processingTerminalId: options.processingTerminalId });
-  const signal = withTimeout(outerSignal, options.requestTimeoutMs);
   const sentAt = Date.now();
-  let response;
+  const sent = await postJson(`${options.brokerUrl}/hosted-fields/session`, body, { "Idempotency-Key": key }, options.requestTimeoutMs, signal);
+  if (sent.problem) return sent;
+  // Both clocks at once: the session's times are measured from this moment on either.
+  const received = { wall: Date.now(), mono: performance.now() };
+  const { response } = sent;
+  if (response.status === 201) return parseSession(response, key, options, sentAt, received);
+  return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
+}
+
+/**
+ * One JSON POST to the broker, without cookies or caching. Resolves `{response}` whatever
+ * its status, or a retryable `{problem}` when no answer came (network error, timeout); rejects
+ * only when `outerSignal` aborts.
+ */
+async function postJson(url, body, headers, timeoutMs, outerSignal) {
+  const signal = withTimeout(outerSignal, timeoutMs);
   try {
-    response = await fetch(`${options.brokerUrl}/hosted-fields/session`, {
+    const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      headers: { "Content-Type": "application/json", ...headers },
       body: JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
       signal,
     });
+    return { response };
   } catch (error) {
     if (outerSignal.aborted) throw error;
     const detail = signal.aborted ? "The broker did not answer in time." : "The broker could not be reached.";
     return { problem: problem(PROBLEM.network, "Cannot reach the payment service", detail, { cause: error }), retryable: true };
   }
-  const receivedAt = Date.now();
-  if (response.status === 201) return parseSession(response, key, options, sentAt, receivedAt);
-  return { problem: await readProblem(response), retryable: RETRYABLE_STATUSES.has(response.status) };
 }
 
 /** Combines the caller's signal with a per-attempt timeout. */
@@ -549,25 +943,30 @@ function withTimeout(signal, ms) {
   return AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-async function parseSession(response, key, options, sentAt, receivedAt) {
+async function parseSession(response, key, options, sentAt, received) {
   const body = await response.json().catch(() => null);
   const serverExpiry = Date.parse(body?.expiresAt ?? "");
   if (!body?.sessionToken || Number.isNaN(serverExpiry) || !body.scriptUrl) {
     const p = problem(PROBLEM.invalidResponse, "Unexpected answer from the payment service", "The session response lacks a token, an expiry or a script URL.", { status: response.status });
     return { problem: p, retryable: false };
   }
-  const clockOffsetMs = clockOffset(response.headers.get("Date"), sentAt, receivedAt);
-  const expiresAtMs = serverExpiry - clockOffsetMs;
+  const timing = sessionTiming(body, serverExpiry, response.headers.get("Date"), sentAt, received.wall);
   // Never plan a renewal in the first half of a session's life: a short session (a test, a
   // broker misconfiguration) would otherwise be renewed in a tight loop.
-  const leadMs = Math.min(options.renewLeadSeconds * 1000, (expiresAtMs - receivedAt) / 2);
+  const leadMs = Math.min(options.renewLeadSeconds * 1000, timing.lifetimeMs / 2);
+  const renewAfterMs = timing.lifetimeMs - Math.max(0, leadMs);
   const session = {
     sessionToken: body.sessionToken,
     expiresAt: body.expiresAt,
-    expiresAtMs,
-    mintedAtMs: receivedAt,
-    renewAtMs: expiresAtMs - Math.max(0, leadMs),
-    clockOffsetMs,
+    expiresInSeconds: timing.expiresInSeconds,
+    expirySource: timing.source,
+    expiresAtMs: received.wall + timing.lifetimeMs,
+    mintedAtMs: received.wall,
+    renewAtMs: received.wall + renewAfterMs,
+    mintedAtMono: received.mono,
+    expiresAtMono: received.mono + timing.lifetimeMs,
+    renewAtMono: received.mono + renewAfterMs,
+    clockOffsetMs: timing.clockOffsetMs,
     idempotencyKey: key,
     renewals: 0,
     scenario: body.scenario ?? options.scenario,
@@ -576,19 +975,59 @@ async function parseSession(response, key, options, sentAt, receivedAt) {
     scriptUrl: body.scriptUrl,
     scriptIntegrity: body.scriptIntegrity,
   };
-  return { session };
+  return { value: session };
+}
+
+/**
+ * How long a session lives from the moment its answer arrived. The broker's
+ * `expiresInSeconds` is read off the broker's clock alone, so a wrong browser clock does not
+ * matter. A broker that omits it (older than this helper) sends only `expiresAt`: then the
+ * browser clock's skew is estimated from the `Date` header, as well as that goes.
+ * @returns {{source: "expiresInSeconds"|"expiresAt", expiresInSeconds: number, lifetimeMs: number, clockOffsetMs: number}}
+ */
+function sessionTiming(body, serverExpiry, dateHeader, sentAt, receivedAt) {
+  const seconds = body.expiresInSeconds;
+  if (typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) {
+    // Rounded down by the broker: its clock read between 0 and 1 s before expiresAt − seconds.
+    const offset = Math.round(serverExpiry - seconds * 1000 - 500 - receivedAt);
+    return {
+      source: "expiresInSeconds",
+      expiresInSeconds: seconds,
+      lifetimeMs: seconds * 1000,
+      clockOffsetMs: Math.abs(offset) < MIN_CLOCK_OFFSET_MS ? 0 : offset,
+    };
+  }
+  const clockOffsetMs = clockOffset(dateHeader, sentAt, receivedAt);
+  const lifetimeMs = Math.max(0, serverExpiry - clockOffsetMs - receivedAt);
+  return { source: "expiresAt", expiresInSeconds: Math.floor(lifetimeMs / 1000), lifetimeMs, clockOffsetMs };
 }
 
 /**
  * Server clock minus browser clock, from the response's `Date` (exposed by the broker's CORS
  * headers). The server's clock read somewhere in [Date, Date + 1 s) while the request was in
- * flight: compare the middle of both intervals.
+ * flight: compare the middle of both intervals. Only for a broker without `expiresInSeconds`.
  */
 function clockOffset(dateHeader, sentAt, receivedAt) {
   const server = Date.parse(dateHeader ?? "");
   if (Number.isNaN(server)) return 0;
   const offset = Math.round(server + 500 - (sentAt + receivedAt) / 2);
   return Math.abs(offset) < MIN_CLOCK_OFFSET_MS ? 0 : offset;
+}
+
+/**
+ * Milliseconds since the session's answer arrived, on `performance.now()`, which no change
+ * of the computer's clock moves. The `Date` clock's reading wins when it is larger: some
+ * browsers stop `performance.now()` while the machine sleeps, and a session must not outlive
+ * its renewal because of a nap. A constant skew cancels out of both readings; a clock that
+ * jumps forward costs one early renewal, never a loop (each session starts both afresh).
+ */
+function sessionAgeMs(session) {
+  return Math.max(performance.now() - session.mintedAtMono, Date.now() - session.mintedAtMs);
+}
+
+/** Milliseconds until the session's renewal point; zero or less once it is due. */
+function renewalDueInMs(session) {
+  return session.renewAtMono - session.mintedAtMono - sessionAgeMs(session);
 }
 
 /** The broker's problem+json, or the best description of a non-problem answer. */

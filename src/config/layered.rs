@@ -193,6 +193,22 @@ pub struct RawRateLimit {
     pub trusted_proxies: Vec<String>,
     pub allow_any_proxy: bool,
     pub max_tracked_clients: usize,
+    pub redis_url: Option<String>,
+    pub redis_failure: RedisFailure,
+    pub redis_timeout_ms: u64,
+}
+
+/// What the limit does while Redis cannot answer in time.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisFailure {
+    /// Each replica falls back to its own in-memory limiter.
+    #[default]
+    Local,
+    /// No limit until Redis answers again.
+    Open,
+    /// Every limited request is refused (429) until Redis answers again.
+    Closed,
 }
 
 impl Default for RawRateLimit {
@@ -203,6 +219,9 @@ impl Default for RawRateLimit {
             trusted_proxies: Vec::new(),
             allow_any_proxy: false,
             max_tracked_clients: 100_000,
+            redis_url: None,
+            redis_failure: RedisFailure::Local,
+            redis_timeout_ms: 50,
         }
     }
 }

@@ -23,7 +23,7 @@ pub(crate) use api_key::{MAX_API_KEY_LEN, is_printable_ascii};
 pub use environment::PayrocEnvironment;
 pub use layered::{
     LogFormat, RawApplePay, RawCallers, RawCors, RawDemo, RawLog, RawPayroc, RawProxy,
-    RawRateLimit, RawServer, RawSettings, RawTenants, RawToken,
+    RawRateLimit, RawServer, RawSettings, RawTenants, RawToken, RedisFailure,
 };
 pub use resolve::{is_apple_domain_id, is_terminal_id, resolve_origin};
 pub use settings::{

@@ -44,3 +44,15 @@ pub(super) fn redacted_url(url: &Url) -> String {
     }
     shown
 }
+
+// serde's `serialize_with` hands the field itself: `&Option<Url>`.
+#[allow(clippy::ref_option)]
+pub(super) fn optional_url<S: Serializer>(
+    url: &Option<Url>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_str(&redacted_url(url)),
+        None => serializer.serialize_none(),
+    }
+}

@@ -158,7 +158,28 @@ impl RawRateLimit {
                 self.max_tracked_clients,
                 "rate_limit.max_tracked_clients",
             )?,
+            redis_url: self
+                .redis_url
+                .as_deref()
+                .map(resolve_redis_url)
+                .transpose()?,
+            redis_failure: self.redis_failure,
+            redis_timeout: positive_millis(self.redis_timeout_ms, "rate_limit.redis_timeout_ms")?,
         })
+    }
+}
+
+/// `redis://host[:port][/db]` (a password may be in the URL; it is never printed).
+fn resolve_redis_url(text: &str) -> Result<Url, ConfigError> {
+    let refuse = |reason: &str| invalid("rate_limit.redis_url", reason.to_owned());
+    let url = Url::parse(text).map_err(|_| refuse("is not a URL like redis://redis:6379/0"))?;
+    match url.scheme() {
+        "redis" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "redis" => Err(refuse("needs a host, like redis://redis:6379/0")),
+        "rediss" => Err(refuse(
+            "rediss:// (TLS) is not built in: reach Redis over its private network, or through a TLS sidecar on loopback",
+        )),
+        _ => Err(refuse("must start with redis://")),
     }
 }
 

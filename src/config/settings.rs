@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::{Serialize, Serializer};
 use url::Url;
 
-use super::{ApiKeySource, LogFormat, PayrocEnvironment, redact};
+use super::{ApiKeySource, LogFormat, PayrocEnvironment, RedisFailure, redact};
 
 /// Validated configuration the application is built from.
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +159,16 @@ pub struct RateLimitSettings {
     /// Most client IPs tracked at once; past it, a new IP is admitted untracked until
     /// entries back to a full bucket make room.
     pub max_tracked_clients: usize,
+    /// One limit for the whole fleet, kept in this Redis.
+    #[serde(
+        serialize_with = "redact::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub redis_url: Option<Url>,
+    pub redis_failure: RedisFailure,
+    /// Longest a decision may wait for Redis.
+    #[serde(rename = "redis_timeout_ms", serialize_with = "millis")]
+    pub redis_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -5,9 +5,10 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 
 use super::{
     ACCEPT_ERRORS, ACCOUNTS, APPLE_PAY_SESSIONS, CONNECTIONS_EVICTED, IN_FLIGHT, PROXY_DURATION,
-    PROXY_REQUESTS, RATE_LIMIT_UNTRACKED, RATE_LIMITED, SESSIONS, SHED, TENANTS_RELOADS,
-    TOKEN_EXPIRES_IN, TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, TRACE_SPANS_DROPPED,
-    UNAUTHORIZED_REPLAYS, UPSTREAM_DURATION, UPSTREAM_RETRIES,
+    PROXY_REQUESTS, RATE_LIMIT_FALLBACK, RATE_LIMIT_REDIS_FAILURES, RATE_LIMIT_REDIS_UP,
+    RATE_LIMIT_UNTRACKED, RATE_LIMITED, SESSIONS, SHED, TENANTS_RELOADS, TOKEN_EXPIRES_IN,
+    TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, TRACE_SPANS_DROPPED, UNAUTHORIZED_REPLAYS,
+    UPSTREAM_DURATION, UPSTREAM_RETRIES,
 };
 
 pub(super) fn describe(recorder: &PrometheusRecorder) {
@@ -45,6 +46,14 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
             "Session requests admitted without a rate-limit bucket (client table full).",
         ),
         (
+            RATE_LIMIT_REDIS_FAILURES,
+            "Fleet rate limit: Redis calls (and connection attempts) that failed or timed out.",
+        ),
+        (
+            RATE_LIMIT_FALLBACK,
+            "Fleet rate limit: decisions made without Redis, by failure mode (local, open, closed).",
+        ),
+        (
             SHED,
             "Session requests refused because too many were in flight.",
         ),
@@ -68,6 +77,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
     for (name, help) in counters {
         recorder.describe_counter(name.into(), None, help.into());
     }
+    describe_gauges_and_histograms(recorder);
+}
+
+fn describe_gauges_and_histograms(recorder: &PrometheusRecorder) {
     recorder.describe_gauge(
         TOKEN_EXPIRES_IN.into(),
         Some(Unit::Seconds),
@@ -82,6 +95,12 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         TOKEN_KEY_REJECTED.into(),
         None,
         "1 while identity rejects the account's API key and it holds no usable token.".into(),
+    );
+    recorder.describe_gauge(
+        RATE_LIMIT_REDIS_UP.into(),
+        None,
+        "Fleet rate limit: 1 while Redis answers decisions, 0 while the failure mode decides."
+            .into(),
     );
     recorder.describe_gauge(
         ACCOUNTS.into(),

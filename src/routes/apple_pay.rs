@@ -101,7 +101,7 @@ async fn start(
             "Apple Pay merchant sessions are for browsers: send no Authorization header.".into(),
         ));
     }
-    state.admission.admit(&parts, snapshot)?;
+    state.admission.admit(&parts, snapshot).await?;
     refuse_declared_excess(&parts.headers, state.body_limit)?;
     let json = is_json(&parts.headers);
     let body = read_within(body, state.body_limit, state.body_timeout).await?;

@@ -1,5 +1,6 @@
 //! `GET /hosted-fields/broker.js`: the browser session helper, a plain JavaScript module
-//! kept in `static/`. Long-cacheable: an `ETag` of its content, revalidated after an hour.
+//! kept in `static/`, and `GET /hosted-fields/broker.d.ts`, its TypeScript declarations.
+//! Long-cacheable: an `ETag` of the content, revalidated after an hour.
 
 use std::sync::OnceLock;
 
@@ -12,18 +13,41 @@ use crate::idempotency::short_hash;
 
 /// The helper's source, compiled into the binary.
 pub const BROKER_JS: &str = include_str!("../../static/broker.js");
+/// The helper's TypeScript declarations.
+pub const BROKER_D_TS: &str = include_str!("../../static/broker.d.ts");
 
-fn etag() -> &'static HeaderValue {
-    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
-    ETAG.get_or_init(|| {
-        HeaderValue::from_str(&format!("\"{}\"", short_hash(BROKER_JS.as_bytes())))
+fn etag_of(cell: &'static OnceLock<HeaderValue>, content: &str) -> &'static HeaderValue {
+    cell.get_or_init(|| {
+        HeaderValue::from_str(&format!("\"{}\"", short_hash(content.as_bytes())))
             .expect("hex is a header value")
     })
 }
 
 pub async fn broker_js(headers: HeaderMap) -> Response {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    let etag = etag_of(&ETAG, BROKER_JS);
+    serve(&headers, etag, "text/javascript; charset=utf-8", BROKER_JS)
+}
+
+pub async fn broker_d_ts(headers: HeaderMap) -> Response {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    let etag = etag_of(&ETAG, BROKER_D_TS);
+    serve(
+        &headers,
+        etag,
+        "application/typescript; charset=utf-8",
+        BROKER_D_TS,
+    )
+}
+
+fn serve(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    content_type: &'static str,
+    body: &'static str,
+) -> Response {
     let headers_out = [
-        (header::ETAG, etag().clone()),
+        (header::ETAG, etag.clone()),
         (
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
@@ -43,13 +67,10 @@ pub async fn broker_js(headers: HeaderMap) -> Response {
     ];
     if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v == etag())
+        .is_some_and(|v| v == etag)
     {
         return (StatusCode::NOT_MODIFIED, headers_out).into_response();
     }
-    let content_type = [(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    )];
-    (headers_out, content_type, BROKER_JS).into_response()
+    let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))];
+    (headers_out, content_type, body).into_response()
 }

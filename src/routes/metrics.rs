@@ -28,6 +28,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.set_account_token(&account.name, gauges);
     }
     state.metrics.set_accounts(snapshot.accounts.len());
+    if let Some(fleet) = state.admission.fleet() {
+        state.metrics.set_rate_limit_redis_up(fleet.is_up());
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         state.metrics.render(),

@@ -128,7 +128,7 @@ async fn pass(
     audit: &mut Audit,
 ) -> Result<Response, ApiError> {
     // Operators' keys are not services: only a `[[service]]` key opens the pass-through.
-    let Caller::Service(index) = state.admission.admit(&parts, snapshot)? else {
+    let Caller::Service(index) = state.admission.admit(&parts, snapshot).await? else {
         return Err(ApiError::ServiceUnauthenticated);
     };
     let service = &snapshot.services[index];

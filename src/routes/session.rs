@@ -104,7 +104,7 @@ pub async fn create_session(State(state): State<AppState>, request: Request) -> 
     // One snapshot of the accounts for the whole request, however a reload goes meanwhile.
     let snapshot = state.directory.snapshot();
     let mut chosen = None;
-    let response = match state.admission.admit(&parts, &snapshot) {
+    let response = match state.admission.admit(&parts, &snapshot).await {
         Ok(caller) => validate_and_mint(&state, &snapshot, parts, body, caller, &mut chosen)
             .await
             .into_response(),

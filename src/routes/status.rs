@@ -114,5 +114,16 @@ fn report(state: &AppState) -> Json<serde_json::Value> {
         last_applied_at: tenants.last_applied.and_then(|t| t.format(&Rfc3339).ok()),
         last_error: tenants.last_error,
     };
-    Json(serde_json::json!({"accounts": accounts, "services": services, "tenants": tenants}))
+    // The rate limit's store: off, in memory per replica, or Redis (with its state).
+    let rate_limit = match (state.admission.limited(), state.admission.fleet()) {
+        (false, _) => serde_json::json!({"store": "off"}),
+        (true, None) => serde_json::json!({"store": "memory"}),
+        (true, Some(fleet)) => serde_json::json!({"store": "redis", "redis": fleet.status()}),
+    };
+    Json(serde_json::json!({
+        "accounts": accounts,
+        "services": services,
+        "tenants": tenants,
+        "rateLimit": rate_limit,
+    }))
 }

@@ -40,6 +40,47 @@ async fn broker_js_is_served_as_a_module_with_an_etag_and_revalidates_with_304()
 }
 
 #[tokio::test]
+async fn broker_d_ts_is_served_beside_the_module_with_the_same_caching() {
+    let app = spawn_app().await;
+    let js = app.get("/hosted-fields/broker.js").await;
+    let first = app.get("/hosted-fields/broker.d.ts").await;
+    assert_eq!(first.status(), 200);
+    assert!(
+        first.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/typescript")
+    );
+    for name in [
+        "cache-control",
+        "access-control-allow-origin",
+        "cross-origin-resource-policy",
+    ] {
+        assert_eq!(first.headers()[name], js.headers()[name], "{name}");
+    }
+    let etag = first.headers()["etag"].clone();
+    assert_ne!(etag, js.headers()["etag"], "each file has its own ETag");
+    let body = first.text().await.unwrap();
+    assert_eq!(body, hosted_fields_broker::routes::assets::BROKER_D_TS);
+    for declaration in [
+        "export declare function createCheckout(",
+        "export declare function createApplePay(",
+        "export declare class CheckoutProblem",
+    ] {
+        assert!(body.contains(declaration), "{declaration}");
+    }
+
+    let again = app
+        .client
+        .get(app.url("/hosted-fields/broker.d.ts"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[tokio::test]
 async fn broker_js_is_importable_from_any_origin_with_exactly_one_allow_origin() {
     let app = crate::helpers::spawn_app_with(crate::helpers::Options {
         settings: Box::new(|raw| {

@@ -41,7 +41,7 @@ export async function startBroker(name, env = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("BROKER__")));
   const child = spawn(BINARY, ["demo"], {
     cwd: REPO,
-    env: { ...clean, BROKER__SERVER__LISTEN: "127.0.0.1:0", BROKER__SERVER__SHUTDOWN_GRACE_MS: "9000", ...env },
+    env: { ...clean, BROKER__SERVER__LISTEN: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs = [];

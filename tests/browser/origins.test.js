@@ -1,5 +1,5 @@
 // The checkout on a merchant's own origin, calling the broker cross-origin: an allowed origin
-// works end to end (the Date header included), a disallowed one gets a clear error.
+// works end to end (with a wrong clock too), a disallowed one gets a clear error.
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -49,7 +49,7 @@ describe("cross-origin pages", () => {
     await disallowed?.stop();
   });
 
-  it("works end to end from an allowed origin, reading the broker's Date header", async () => {
+  it("works end to end from an allowed origin, with the browser's clock 5 minutes slow", async () => {
     const page = await newPage(browser);
     await skewClock(page, -5 * 60_000);
     await page.goto(`${allowed.origin}/?broker=${encodeURIComponent(broker.url)}`);
@@ -57,7 +57,7 @@ describe("cross-origin pages", () => {
 
     assert.equal(new URL(page.url()).origin, allowed.origin);
     assert.equal(await page.locator("#broker-origin").textContent(), broker.url);
-    // Only a readable (CORS-exposed) Date header can reveal the 5-minute-slow clock.
+    // The session's answer (CORS-readable) reveals the 5-minute-slow clock.
     assert.ok(Math.abs(session.clockOffsetMs - 300_000) < 2_000, `clock offset ${session.clockOffsetMs}`);
     const state = await pageState(page);
     assert.equal(state.domToken, session.sessionToken);
@@ -66,6 +66,25 @@ describe("cross-origin pages", () => {
     await page.click("#pay");
     await page.waitForFunction(() => window.demo.payments.length === 1, null, { timeout: 5_000 });
     assert.deepEqual((await pageState(page)).errors, []);
+    assert.deepEqual(page.uncaught, []);
+    await page.context().close();
+  });
+
+  it("gets the broker's 403 for Apple Pay on an allowed origin that is not an Apple Pay domain: sheet aborted, problem shown", async () => {
+    const page = await newPage(browser);
+    await page.goto(`${allowed.origin}/?broker=${encodeURIComponent(broker.url)}`);
+    await waitForReady(page);
+    await page.click("#apple-pay");
+    await page.waitForFunction(() => window.demo.applePay.outcomes.length === 1, null, { timeout: 10_000 });
+
+    const { outcomes, sessions } = await page.evaluate(() => ({ outcomes: window.demo.applePay.outcomes, sessions: window.ApplePaySession.sessions }));
+    assert.equal(outcomes[0].outcome, "failed");
+    assert.equal(sessions[0].aborted, true, "session.abort() was called");
+    assert.equal(sessions[0].merchantSession, null);
+    const { errors } = await pageState(page);
+    assert.deepEqual(errors.map((e) => [e.status, e.willRetry, e.phase]), [[403, false, "merchantValidation"]]);
+    assert.ok(errors[0].detail.length > 0);
+    assert.match(await page.locator("#apple-pay-steps").textContent(), /403 /);
     assert.deepEqual(page.uncaught, []);
     await page.context().close();
   });

@@ -180,7 +180,7 @@ impl ShrinkableKeyedStateStore<IpAddr> for SharedStore {
 }
 
 /// IPv6 clients get a /64 each (one host usually owns the whole prefix).
-fn bucket_of(ip: IpAddr) -> IpAddr {
+pub fn bucket_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

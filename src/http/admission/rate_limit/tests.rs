@@ -17,6 +17,9 @@ fn settings(per_second: u32, burst: u32, max_tracked: usize) -> RateLimitSetting
         trusted_proxies: Vec::new(),
         allow_any_proxy: false,
         max_tracked_clients: max_tracked,
+        redis_url: None,
+        redis_failure: crate::config::RedisFailure::Local,
+        redis_timeout: std::time::Duration::from_millis(50),
     }
 }
 
