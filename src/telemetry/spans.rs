@@ -88,7 +88,8 @@ pub(crate) fn finish_server_span(
     if span.is_disabled() {
         return;
     }
-    span.record("http.response.status_code", status.as_u16());
+    // As i64: tracing-opentelemetry records unsigned integers as text.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if let Some(route) = route {
         span.record("http.route", route.as_str());
         span.context()
@@ -123,7 +124,7 @@ pub(crate) fn attempt_span(endpoint: Endpoint, method: &Method, attempt: u32) ->
         otel.kind = "client",
         otel.status_code = Empty,
         payroc.operation = endpoint.label(),
-        payroc.attempt = attempt,
+        payroc.attempt = i64::from(attempt),
         http.request.method = method.as_str(),
         error.type = Empty,
     )
