@@ -4,14 +4,20 @@
 #      package kubernetes-validate (strict: unknown fields are errors; several versions);
 #   2. the PrometheusRule (a CRD, which kubernetes-validate has no schema for): its structure,
 #      and that every broker_* metric its expressions use exists in src/;
-#   3. kustomization.yaml: its resources exist, examples are not applied, and (when kubectl or
-#      kustomize is installed) it builds;
+#   3. kustomization.yaml: its resources exist, were all schema-validated in 1, examples are not
+#      applied, and (when kubectl or kustomize is installed) it builds; no YAML file repeats a key;
 #   4. invariants between the manifests and the broker's configuration (shutdown timing,
 #      security context, rate limit, ports, probes, labels, every BROKER__* key known to
 #      config/default.toml or src/config/), and the tenants file: its ConfigMap mounted as a
 #      directory (never subPath), BROKER__TENANTS__FILE inside that mount, the example
 #      tenants.toml itself, and every api_key_file / key_file in it a file of a Secret mounted
-#      as a directory, with that key in secret.example.yaml;
+#      as a directory, with that key in secret.example.yaml; the shared rate limit's Redis
+#      (redis.yaml): BROKER__RATE_LIMIT__REDIS_URL -> its Service -> its container port, both
+#      NetworkPolicies (the broker reaches only the Redis pods; Redis admits only the broker and
+#      goes nowhere), labels no broker selector matches, its security context, no persistence,
+#      bounded memory, the failure mode and timeout; traces: OTEL_EXPORTER_OTLP_ENDPOINT's
+#      <service>.<namespace>.svc and port allowed by the broker's egress, the sampler; the
+#      broker's egress exactly DNS, 443, Redis and the collector; an alert on Redis being down;
 #   5. optionally, with BROKER_BIN=path/to/hosted-fields-broker, the binary's own
 #      `check-config` on the environment the Deployment gives it (the example tenants.toml
 #      and placeholder key files laid out under a temporary root), and
@@ -84,7 +90,8 @@ if command -v kustomize >/dev/null 2>&1; then
 elif command -v kubectl >/dev/null 2>&1; then
   KUSTOMIZE_OUT=$(kubectl kustomize "$K8S_DIR") || { echo "FAIL: kubectl kustomize" >&2; exit 1; }
 fi
-export KUSTOMIZE_OUT K8S_DIR
+VALIDATED=$(printf '%s\n' "${manifests[@]}")
+export KUSTOMIZE_OUT K8S_DIR VALIDATED
 # Scratch space: the environments and placeholder files for step 5, the tree for step 6.
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -94,6 +101,7 @@ export WORK
 """Structural and cross-file checks that no schema can express."""
 import glob, ipaddress, os, re, sys, tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -108,14 +116,33 @@ def check(cond, ok_msg, err_msg):
     return cond
 
 
+class StrictLoader(yaml.SafeLoader):
+    """safe_load, but a key given twice in one mapping is an error: PyYAML silently keeps the
+    last one (a second `rules:` would drop a whole alert group), kubectl refuses the file."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen and key != "<<":
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load(path):
     with open(path) as f:
-        return [d for d in yaml.safe_load_all(f) if d]
+        return [d for d in yaml.load_all(f, Loader=StrictLoader) if d]
 
 
 docs = {}  # file name -> list of objects
 for p in sorted(K8S_DIR.glob("*.yaml")):
-    docs[p.name] = load(p)
+    try:
+        docs[p.name] = load(p)
+        oks.append(f"{p.name}: no duplicate keys")
+    except yaml.YAMLError as e:
+        errors.append(f"{p.name}: {e}".replace("\n", " "))
+        docs[p.name] = [d for d in yaml.safe_load_all(p.read_text()) if d]
 
 
 def find(kind, skip_examples=True):
@@ -124,12 +151,19 @@ def find(kind, skip_examples=True):
     return out
 
 
-def one(kind, skip_examples=True):
-    objs = find(kind, skip_examples)
+def one(kind, skip_examples=True, name=None):
+    """The one object of `kind` (named `name` when given; {} and an error otherwise)."""
+    objs = [(f, d) for f, d in find(kind, skip_examples)
+            if name is None or (d.get("metadata") or {}).get("name") == name]
     if len(objs) != 1:
-        errors.append(f"expected exactly one {kind}, found {len(objs)}")
+        errors.append(f"expected exactly one {kind}{f' named {name}' if name else ''}, found {len(objs)}")
         return {}
     return objs[0][1]
+
+
+def selects(selector, labels):
+    """A (non-empty) matchLabels `selector` selects objects labelled `labels`."""
+    return bool(selector) and (selector or {}).items() <= (labels or {}).items()
 
 
 # --- known configuration keys ---------------------------------------------------------------
@@ -185,17 +219,21 @@ def check_keys(where, names):
 
 
 # --- common labels ---------------------------------------------------------------------------
+# The shared rate limit's Redis (redis.yaml, objects named hosted-fields-broker-redis) is labelled
+# name=redis, instance=hosted-fields-broker-redis: the broker's selectors must never match it.
+REDIS = f"{NAME}-redis"
 for f, ds in docs.items():
     for d in ds:
         kind = d.get("kind")
         if kind == "Kustomization":
             continue
         labels = (d.get("metadata") or {}).get("labels") or {}
-        check(labels.get("app.kubernetes.io/name") == NAME and
+        app, inst = ("redis", REDIS) if (d.get("metadata") or {}).get("name") == REDIS else (NAME, NAME)
+        check(labels.get("app.kubernetes.io/name") == app and
               labels.get("app.kubernetes.io/part-of") == "payments" and
-              (kind == "Namespace" or labels.get("app.kubernetes.io/instance") == NAME),
+              (kind == "Namespace" or labels.get("app.kubernetes.io/instance") == inst),
               f"{f}: {kind} carries the common labels",
-              f"{f}: {kind} lacks app.kubernetes.io/name={NAME}, part-of=payments or instance={NAME}")
+              f"{f}: {kind} lacks app.kubernetes.io/name={app}, part-of=payments or instance={inst}")
 
 # --- ConfigMap ------------------------------------------------------------------------------
 config_maps = {d.get("metadata", {}).get("name"): (f, d) for f, d in find("ConfigMap")}
@@ -203,15 +241,18 @@ check(NAME in config_maps, f"ConfigMap {NAME} (environment)", f"no ConfigMap nam
 cm = config_maps.get(NAME, (None, {}))[1]
 cm_data = {k: str(v) for k, v in (cm.get("data") or {}).items()}
 check_keys("configmap.yaml", cm_data)
-check(set(cm_data) - {"RUST_LOG"} <= {k for k in cm_data if k.startswith("BROKER__")},
-      "ConfigMap holds only BROKER__* keys and RUST_LOG",
-      f"ConfigMap has keys that are neither BROKER__* nor RUST_LOG: {sorted(cm_data)}")
+# The standard OpenTelemetry SDK variables the broker's trace exporter reads.
+OTEL_KEYS = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME",
+             "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_RESOURCE_ATTRIBUTES"}
+check(set(cm_data) - {"RUST_LOG"} - OTEL_KEYS <= {k for k in cm_data if k.startswith("BROKER__")},
+      "ConfigMap holds only BROKER__* keys, RUST_LOG and OTEL_* trace settings",
+      f"ConfigMap has keys that are neither BROKER__*, RUST_LOG nor {sorted(OTEL_KEYS)}: {sorted(cm_data)}")
 for secret_key in ("BROKER__PAYROC__API_KEY", "BROKER__CALLERS__KEYS"):
     check(secret_key not in cm_data, f"no {secret_key} in the ConfigMap",
           f"{secret_key} is a secret and must come from a Secret, not the ConfigMap")
 
 # --- Deployment -----------------------------------------------------------------------------
-dep = one("Deployment")
+dep = one("Deployment", name=NAME)
 spec = dep.get("spec", {})
 pod_meta = spec.get("template", {}).get("metadata", {})
 pod = spec.get("template", {}).get("spec", {})
@@ -536,7 +577,7 @@ check("kubernetes.io/hostname" in tsc or bool(anti), "replicas spread across nod
       "no topologySpreadConstraints on kubernetes.io/hostname and no podAntiAffinity")
 
 # --- Service, PDB, HPA, NetworkPolicy ----------------------------------------------------------
-svc = one("Service")
+svc = one("Service", name=NAME)
 ss = svc.get("spec", {})
 check(ss.get("type", "ClusterIP") == "ClusterIP", "Service is ClusterIP", "Service must be ClusterIP")
 check((ss.get("selector") or {}).items() <= pod_labels.items() and ss.get("selector"),
@@ -564,7 +605,7 @@ check(min_r >= 2 and min_r <= hs.get("maxReplicas", 0) and min_r == replicas,
 check(any(m.get("resource", {}).get("name") == "cpu" for m in hs.get("metrics", [])),
       "HPA scales on CPU", "HPA has no CPU metric")
 
-np_ = one("NetworkPolicy")
+np_ = one("NetworkPolicy", name=NAME)
 ns_ = np_.get("spec", {})
 check((ns_.get("podSelector", {}).get("matchLabels") or {}).items() <= pod_labels.items()
       and ns_.get("podSelector", {}).get("matchLabels"),
@@ -577,12 +618,269 @@ check(in_ports == {listen, admin}, f"ingress only to {sorted(in_ports)}",
 for r in ns_.get("ingress", []):
     check(bool(r.get("from")) and bool(r.get("ports")), "each ingress rule names peers and ports",
           "an ingress rule without 'from' or 'ports' opens the pod to everyone")
-eg = {(p.get("protocol", "TCP"), p.get("port")) for r in ns_.get("egress", []) for p in r.get("ports", [])}
-check(eg == {("UDP", 53), ("TCP", 53), ("TCP", 443)}, "egress only DNS and HTTPS",
-      f"NetworkPolicy egress ports {sorted(eg)} should be UDP/TCP 53 and TCP 443")
-for r in ns_.get("egress", []):
+egress_rules = ns_.get("egress") or []
+for r in egress_rules:
     check(bool(r.get("to")) and bool(r.get("ports")), "each egress rule names peers and ports",
           "an egress rule without 'to' or 'ports' allows everything")
+
+
+def rule_ports(rule, named=None):
+    """(protocol, port) pairs a NetworkPolicy rule allows; a port name resolves through `named`
+    (the destination container's ports), as NetworkPolicy resolves it on the destination pod."""
+    return {(p.get("protocol", "TCP"), (named or {}).get(p.get("port"), p.get("port")))
+            for p in rule.get("ports") or []}
+
+
+def mem_bytes(q, redis_units=False):
+    """A Kubernetes quantity (128Mi, 1G) or a Redis size (64mb, 1gb: powers of 1024) in bytes."""
+    m = re.fullmatch(r"(\d+)([a-zA-Z]*)", str(q or "").strip())
+    if not m:
+        return None
+    units = ({"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 10**6, "mb": 2**20, "g": 10**9, "gb": 2**30}
+             if redis_units else
+             {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30})
+    unit = m[2].lower() if redis_units else m[2]
+    return int(m[1]) * units[unit] if unit in units else None
+
+
+# --- Shared rate limit (Redis) ------------------------------------------------------------------
+# BROKER__RATE_LIMIT__REDIS_URL makes the per-client-IP limit one limit for the fleet, in the
+# Redis of redis.yaml (or an existing one). The URL, the Service, the Redis pods and both
+# NetworkPolicies must agree: otherwise every decision falls back (never an outage, but the
+# fleet limit silently becomes per replica, alert or not).
+failure = str(effective.get("BROKER__RATE_LIMIT__REDIS_FAILURE", "local"))
+check(failure in ("local", "open", "closed"), f"Redis failure mode {failure} (local|open|closed)",
+      f"BROKER__RATE_LIMIT__REDIS_FAILURE = {failure!r}: must be local, open or closed")
+redis_timeout = effective.get("BROKER__RATE_LIMIT__REDIS_TIMEOUT_MS")
+if redis_timeout is not None:
+    check(str(redis_timeout).isdigit() and 1 <= int(redis_timeout) <= 1000,
+          f"Redis timeout {redis_timeout} ms (1..1000)",
+          f"BROKER__RATE_LIMIT__REDIS_TIMEOUT_MS = {redis_timeout!r}: use 1..1000 (default 50); "
+          "every browser request may wait that long for Redis")
+redis_url = effective.get("BROKER__RATE_LIMIT__REDIS_URL", "")
+# A URL with a password belongs in a Secret (secretKeyRef): its host and port are unknown here.
+redis_url_secret = "BROKER__RATE_LIMIT__REDIS_URL" in env_refs
+if redis_url_secret:
+    warnings.append("BROKER__RATE_LIMIT__REDIS_URL comes from a Secret: its host and port are not checked "
+                    "against the Service and the NetworkPolicies")
+redis_deployed = any((d.get("metadata") or {}).get("name") == REDIS for _, d in find("Deployment"))
+redis_port = None   # the port the broker's packets reach (the Redis pod's, behind the Service)
+redis_ports = {}    # the Redis container's named ports (NetworkPolicy port names resolve there)
+url_host = url_port = None
+if redis_url:
+    u = urlsplit(redis_url)
+    try:
+        url_host, url_port = u.hostname, u.port or 6379
+    except ValueError:
+        url_host = None
+    shown = f"redis://{url_host}:{url_port}{u.path}"  # never the password
+    check(u.scheme == "redis" and bool(url_host) and re.fullmatch(r"(/\d{1,2})?/?", u.path or "") is not None,
+          f"Redis URL {shown} is redis://host:port/db",
+          f"BROKER__RATE_LIMIT__REDIS_URL must be redis://host[:port][/db] (rediss:// is not supported): "
+          f"{u.scheme}://{url_host}:{url_port}{u.path}")
+    check(per_second > 0, "the shared limit has a rate to share (PER_SECOND > 0)",
+          "BROKER__RATE_LIMIT__REDIS_URL is set but the rate limit is off (PER_SECOND = 0)")
+    if not redis_deployed:
+        warnings.append(f"BROKER__RATE_LIMIT__REDIS_URL points at {url_host}:{url_port}, which is not in the "
+                        f"manifests (no Deployment {REDIS}): make sure the broker's NetworkPolicy reaches it")
+        redis_port = url_port
+elif redis_deployed and not redis_url_secret:
+    warnings.append(f"Deployment {REDIS} (redis.yaml) is deployed but BROKER__RATE_LIMIT__REDIS_URL is unset: "
+                    "nothing uses it, and the limit is per replica")
+
+if redis_deployed:
+    rdep, rsvc, rnp = (one(k, name=REDIS) for k in ("Deployment", "Service", "NetworkPolicy"))
+    rspec = rdep.get("spec", {})
+    rpod = rspec.get("template", {}).get("spec", {})
+    rlabels = rspec.get("template", {}).get("metadata", {}).get("labels") or {}
+    rcs = rpod.get("containers") or [{}]
+    rc = rcs[0]
+    check(len(rcs) == 1, "Redis: one container", f"Redis: {len(rcs)} containers (expected 1)")
+    redis_ports = {p.get("name"): p.get("containerPort") for p in rc.get("ports") or [] if p.get("name")}
+    rargs = [str(a) for a in (rc.get("command") or []) + (rc.get("args") or [])]
+    arg = lambda flag, dflt=None: rargs[rargs.index(flag) + 1] if flag in rargs[:-1] else dflt
+    listen_r = int(arg("--port", 6379)) if str(arg("--port", 6379)).isdigit() else None
+    check(listen_r in {p.get("containerPort") for p in rc.get("ports") or []},
+          f"Redis listens on {listen_r} = its containerPort", f"Redis --port {listen_r} is not a containerPort of it")
+    check(rspec.get("replicas", 1) == 1, "Redis: 1 replica (one store for the whole fleet)",
+          f"Redis replicas = {rspec.get('replicas')}: independent Redis pods behind one Service would each "
+          "hold part of the buckets (use 1, or a replicated Redis elsewhere)")
+    check(selects(rspec.get("selector", {}).get("matchLabels"), rlabels),
+          "Redis Deployment selector matches its pods", f"Redis Deployment selector does not match {rlabels}")
+
+    # Disjoint labels: the broker's Service must never send sessions to Redis, nor Redis' to the broker.
+    broker_sel = {"Deployment": sel, "Service": ss.get("selector"),
+                  "NetworkPolicy": ns_.get("podSelector", {}).get("matchLabels"),
+                  "PodDisruptionBudget": ps.get("selector", {}).get("matchLabels")}
+    redis_sel = {"Deployment": rspec.get("selector", {}).get("matchLabels"),
+                 "Service": (rsvc.get("spec") or {}).get("selector"),
+                 "NetworkPolicy": (rnp.get("spec") or {}).get("podSelector", {}).get("matchLabels")}
+    wrong = [k for k, s in broker_sel.items() if selects(s, rlabels)]
+    check(not wrong, "no selector of the broker matches the Redis pods",
+          f"the broker's {', '.join(wrong)} selector(s) match the Redis pods ({rlabels}): give them other labels")
+    wrong = [k for k, s in redis_sel.items() if selects(s, pod_labels)]
+    check(not wrong, "no selector of Redis matches the broker pods",
+          f"Redis' {', '.join(wrong)} selector(s) match the broker's pods ({pod_labels})")
+
+    # The URL names the Service, whose port leads to the Redis container.
+    rss = rsvc.get("spec") or {}
+    check(rss.get("type", "ClusterIP") == "ClusterIP", f"Service {REDIS} is ClusterIP",
+          f"Service {REDIS} must be ClusterIP")
+    check(selects(rss.get("selector"), rlabels), f"Service {REDIS} selects the Redis pods",
+          f"Service {REDIS} selector {rss.get('selector')} does not match the Redis pods {rlabels}")
+    if redis_url:
+        hosts = {REDIS, f"{REDIS}.{NAME}", f"{REDIS}.{NAME}.svc", f"{REDIS}.{NAME}.svc.cluster.local"}
+        check(url_host in hosts, f"Redis URL host {url_host} is Service {REDIS}",
+              f"BROKER__RATE_LIMIT__REDIS_URL host {url_host!r} is not the Service {REDIS} "
+              f"(nor {REDIS}.{NAME}.svc): the broker would never reach the Redis of redis.yaml")
+        sport = next((p for p in rss.get("ports") or [] if p.get("port") == url_port), None)
+        if check(sport is not None and sport.get("protocol", "TCP") == "TCP",
+                 f"Redis URL port {url_port} is a TCP port of Service {REDIS}",
+                 f"BROKER__RATE_LIMIT__REDIS_URL port {url_port} is not a port of Service {REDIS} "
+                 f"({[p.get('port') for p in rss.get('ports') or []]})"):
+            target = sport.get("targetPort", url_port)
+            target_num = redis_ports.get(target) if isinstance(target, str) else target
+            check(target_num == listen_r, f"Service {REDIS} {url_port} -> Redis container port {listen_r}",
+                  f"Service {REDIS} port {url_port} targets {target!r}, not the Redis container's port {listen_r}")
+        redis_port = listen_r
+        # The broker may reach exactly the Redis pods on that port (NetworkPolicy sees the pod
+        # behind the Service, so the pod's port counts, not the Service's).
+        to_redis = [r for r in egress_rules if ("TCP", listen_r) in rule_ports(r, redis_ports)]
+        only_redis = lambda peer: set(peer) == {"podSelector"} and \
+            selects((peer["podSelector"] or {}).get("matchLabels"), rlabels)
+        shown = ", ".join(f"{k}={v}" for k, v in (redis_sel["Deployment"] or {}).items())
+        check(bool(to_redis) and all(r.get("to") and all(only_redis(p) for p in r["to"]) for r in to_redis),
+              f"broker egress: TCP {listen_r} to the Redis pods ({shown}) only",
+              f"the broker's NetworkPolicy must allow TCP {listen_r} to the Redis pods (a podSelector matching "
+              f"{rlabels}, same namespace) and to nothing else: {to_redis}")
+
+    # Redis' own NetworkPolicy: the broker's pods in on its port, nothing out.
+    rns = rnp.get("spec") or {}
+    check(selects(rns.get("podSelector", {}).get("matchLabels"), rlabels),
+          f"NetworkPolicy {REDIS} selects the Redis pods",
+          f"NetworkPolicy {REDIS} podSelector does not match the Redis pods {rlabels}")
+    check(set(rns.get("policyTypes") or []) == {"Ingress", "Egress"} and not rns.get("egress"),
+          f"NetworkPolicy {REDIS}: no egress at all",
+          f"NetworkPolicy {REDIS} must list policyTypes Ingress and Egress and no egress rule (Redis goes nowhere)")
+    ring = rns.get("ingress") or []
+    broker_peer = lambda peer: set(peer) == {"podSelector"} and \
+        sel.items() <= ((peer["podSelector"] or {}).get("matchLabels") or {}).items() <= pod_labels.items()
+    check(bool(ring) and all(r.get("from") and r.get("ports") and all(broker_peer(p) for p in r["from"])
+                             for r in ring),
+          f"NetworkPolicy {REDIS} admits only the broker's pods",
+          f"NetworkPolicy {REDIS} ingress must come only from a podSelector of the broker's pods ({sel}): {ring}")
+    rin = set().union(*(rule_ports(r, redis_ports) for r in ring)) if ring else set()
+    check(rin == {("TCP", listen_r)}, f"NetworkPolicy {REDIS}: ingress on TCP {listen_r} only",
+          f"NetworkPolicy {REDIS} ingress ports {sorted(rin, key=str)} should be exactly TCP {listen_r}")
+
+    # Security context, as strict as the broker's.
+    rpsc, rcsc = rpod.get("securityContext") or {}, rc.get("securityContext") or {}
+    reff = lambda k: rcsc.get(k, rpsc.get(k))
+    check(reff("runAsNonRoot") is True and isinstance(reff("runAsUser"), int) and reff("runAsUser") > 0,
+          f"Redis runs as non-root (uid {reff('runAsUser')})", "Redis: runAsNonRoot true and a non-zero runAsUser (999)")
+    check(rcsc.get("readOnlyRootFilesystem") is True, "Redis: readOnlyRootFilesystem",
+          "Redis: readOnlyRootFilesystem must be true")
+    check(rcsc.get("allowPrivilegeEscalation") is False, "Redis: allowPrivilegeEscalation false",
+          "Redis: allowPrivilegeEscalation must be false")
+    rcaps = rcsc.get("capabilities") or {}
+    check("ALL" in rcaps.get("drop", []) and not rcaps.get("add"),
+          "Redis: capabilities drop ALL", "Redis: capabilities must drop ALL and add none")
+    check((reff("seccompProfile") or {}).get("type") == "RuntimeDefault", "Redis: seccomp RuntimeDefault",
+          "Redis: seccompProfile.type must be RuntimeDefault")
+    check(rpod.get("automountServiceAccountToken") is False, "Redis: no service account token mounted",
+          "Redis: automountServiceAccountToken must be false")
+    rvols = {v.get("name"): v for v in rpod.get("volumes") or []}
+    data = next((m for m in rc.get("volumeMounts") or [] if m.get("mountPath", "").rstrip("/") == "/data"), None)
+    check(data is not None and "emptyDir" in rvols.get(data.get("name"), {}) and not data.get("readOnly"),
+          "Redis: /data is a writable emptyDir (read-only root, nothing kept)",
+          "Redis: mount an emptyDir at /data (its working directory; the root filesystem is read-only)")
+
+    # Throwaway keys: no persistence, bounded memory that evicts instead of refusing writes.
+    check(arg("--save") == "" and arg("--appendonly") == "no", 'Redis: no persistence (--save "" --appendonly no)',
+          'Redis: pass --save "" --appendonly no (the keys are throwaway; an RDB dump would need a writable volume)')
+    policy = arg("--maxmemory-policy", "noeviction")
+    check(policy != "noeviction", f"Redis: maxmemory-policy {policy}",
+          "Redis: with maxmemory-policy noeviction a full Redis refuses the limiter's writes (every decision "
+          "falls back); use volatile-ttl")
+    rres = rc.get("resources") or {}
+    check(all(rres.get(k, {}).get(r) for k in ("requests", "limits") for r in ("cpu", "memory")),
+          "Redis: cpu/memory requests and limits set", f"Redis: resources incomplete: {rres}")
+    maxmem, mlimit = mem_bytes(arg("--maxmemory"), True), mem_bytes((rres.get("limits") or {}).get("memory"))
+    check(bool(maxmem) and bool(mlimit) and maxmem <= 0.75 * mlimit,
+          f"Redis: --maxmemory {arg('--maxmemory')} leaves headroom under the {rres['limits']['memory']} limit"
+          if maxmem and mlimit else "Redis: maxmemory set",
+          f"Redis: --maxmemory ({arg('--maxmemory')}) must be set and at most 75 % of the memory limit "
+          f"({(rres.get('limits') or {}).get('memory')}), or the kernel kills Redis before it evicts")
+    rimage = rc.get("image", "")
+    check(re.search(r":\d+\.\d+\.\d+[^/:]*$", rimage) or "@sha256:" in rimage,
+          f"Redis image pinned to a release ({rimage})",
+          f"Redis image {rimage!r} is not pinned to a release tag (e.g. redis:7.4.11-alpine)")
+
+    def probes_redis(pr):
+        """A TCP probe on Redis' port, or an exec of redis-cli ping."""
+        tcp = (pr or {}).get("tcpSocket") or {}
+        cmd = " ".join(map(str, ((pr or {}).get("exec") or {}).get("command") or []))
+        return redis_ports.get(tcp.get("port"), tcp.get("port")) == listen_r or "redis-cli" in cmd and "ping" in cmd
+
+    check(all(probes_redis(rc.get(k)) for k in ("readinessProbe", "livenessProbe")),
+          f"Redis: readiness and liveness probes (TCP {listen_r} or redis-cli ping)",
+          f"Redis needs readiness and liveness probes: tcpSocket on {listen_r} or an exec of redis-cli ping")
+
+# --- Traces (OpenTelemetry over OTLP/HTTP) --------------------------------------------------------
+# The standard OTEL_* variables; off when no endpoint is set. The collector's namespace and port
+# in the endpoint must be what the broker's NetworkPolicy lets it reach.
+otel_var = next((k for k in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+                 if effective.get(k)), None)
+otel_port = None
+if otel_var:
+    o = urlsplit(effective[otel_var])
+    try:
+        otel_host, otel_port = o.hostname, o.port or {"http": 80, "https": 443}.get(o.scheme)
+    except ValueError:
+        otel_host = None
+    check(o.scheme in ("http", "https") and bool(otel_host) and bool(otel_port),
+          f"{otel_var} {o.scheme}://{otel_host}:{otel_port}",
+          f"{otel_var} must be http(s)://host:port: {effective[otel_var]!r}")
+    m = re.fullmatch(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?", otel_host or "")
+    if m is None:
+        warnings.append(f"{otel_var} host {otel_host!r} is not <service>.<namespace>.svc: the NetworkPolicy rule for "
+                        "the collector is not checked")
+    else:
+        otel_ns = m[2]
+        collector = lambda peer: set(peer) == {"namespaceSelector", "podSelector"} and \
+            ((peer["namespaceSelector"] or {}).get("matchLabels") or {}).get(
+                "kubernetes.io/metadata.name") == otel_ns and bool((peer["podSelector"] or {}).get("matchLabels"))
+        to_otel = [r for r in egress_rules if ("TCP", otel_port) in rule_ports(r)]
+        check(any(any(collector(p) for p in r.get("to") or []) for r in to_otel) and
+              (otel_port in (53, 443) or all(all(collector(p) for p in r.get("to") or []) for r in to_otel)),
+              f"broker egress: TCP {otel_port} to the collector's pods in namespace {otel_ns} only",
+              f"the broker's NetworkPolicy must allow TCP {otel_port} to the collector ({otel_var}: namespace "
+              f"{otel_ns}, a namespaceSelector kubernetes.io/metadata.name={otel_ns} with a podSelector) "
+              f"and to nothing else: {to_otel}")
+    check(bool(effective.get("OTEL_SERVICE_NAME")), f"OTEL_SERVICE_NAME {effective.get('OTEL_SERVICE_NAME')}",
+          "OTEL_SERVICE_NAME unset: traces would come from unknown_service")
+    sampler = effective.get("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    check(sampler in ("always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off",
+                      "parentbased_traceidratio"),
+          f"trace sampler {sampler}", f"OTEL_TRACES_SAMPLER {sampler!r} is not a standard sampler")
+    if sampler.endswith("traceidratio"):
+        ratio = effective.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+        try:
+            ok_ratio = 0.0 <= float(ratio) <= 1.0
+        except ValueError:
+            ok_ratio = False
+        check(ok_ratio, f"trace sampling ratio {ratio}", f"OTEL_TRACES_SAMPLER_ARG {ratio!r} must be a ratio 0..1")
+
+# The broker's egress, exactly: DNS, Payroc (443), and Redis and the collector when configured.
+expected_eg = {("UDP", 53), ("TCP", 53), ("TCP", 443)} | ({("TCP", redis_port)} if redis_port else set()) \
+    | ({("TCP", otel_port)} if otel_port else set())
+eg = set().union(*(rule_ports(r, redis_ports) for r in egress_rules)) if egress_rules else set()
+if redis_url_secret and not redis_port and len(eg - expected_eg) == 1 and next(iter(eg - expected_eg))[0] == "TCP":
+    redis_port = next(iter(eg - expected_eg))[1]  # the Redis rule, for a URL this script cannot read
+    expected_eg.add(("TCP", redis_port))
+what = "DNS, HTTPS" + (f", Redis {redis_port}" if redis_port else "") + (f", collector {otel_port}" if otel_port else "")
+check(eg == expected_eg, f"egress only {what}",
+      f"NetworkPolicy egress ports {sorted(eg, key=str)} should be exactly {sorted(expected_eg, key=str)} ({what})")
 
 # --- PrometheusRule (CRD: no schema in kubernetes-validate) ----------------------------------------
 PER_ACCOUNT = ("broker_token_", "broker_sessions_total")
@@ -649,11 +947,20 @@ for needed in ("broker_token_usable", "broker_token_expires_in_seconds", "broker
               for g in pr["spec"]["groups"] for r in g["rules"]),
           f"an alert uses {needed}", f"no alert uses {needed}")
 
+if redis_url:
+    check(any("broker_rate_limit_redis_up" in (r.get("expr") or "") for _, pr in rules_found
+              for g in pr["spec"]["groups"] for r in g["rules"]),
+          "an alert uses broker_rate_limit_redis_up (the shared limit falling back)",
+          "BROKER__RATE_LIMIT__REDIS_URL is set but no alert uses broker_rate_limit_redis_up")
+
 # --- kustomization ------------------------------------------------------------------------------
 kust = load(K8S_DIR / "kustomization.yaml")[0]
 listed = kust.get("resources") or []
+# Step 1 validated these files against the schemas; whatever kustomize applies must be among them.
+validated = {Path(v).name for v in os.environ.get("VALIDATED", "").splitlines() if v}
 for r in listed:
     check((K8S_DIR / r).is_file(), f"kustomization lists {r}", f"kustomization lists missing file {r}")
+    check(r in validated, f"{r} schema-validated", f"{r} is applied but was not validated against the schemas")
 for f in docs:
     if f == "kustomization.yaml":
         continue
