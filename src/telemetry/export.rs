@@ -1,14 +1,18 @@
 //! The span processor: a bounded queue between the threads that end spans and one export
-//! thread. Ending a span only tries to put it in the queue; a full queue drops it and counts
-//! it (`broker_trace_spans_dropped_total{reason="queue_full"}`), so a collector that is down or
-//! slow costs a request nothing. The export thread runs its own single-threaded tokio runtime
-//! (the OTLP/HTTP exporter's reqwest client needs one), sends a batch when it is full or a span
-//! has waited the schedule delay, one export at a time, each bounded by the export timeout; a
-//! batch that fails is dropped and counted (`{reason="export_failed"}`).
+//! thread. Ending a span only appends it to the queue under a short lock; a full queue drops it
+//! and counts it (`broker_trace_spans_dropped_total{reason="queue_full"}`), so a collector that
+//! is down or slow costs a request nothing. The export thread is woken only when a batch is
+//! full (or at the schedule delay, or to flush), never per span: a wake-up per span cost more
+//! than everything else tracing does. It runs its own single-threaded tokio runtime (the
+//! OTLP/HTTP exporter's reqwest client needs one), exports one batch at a time, each bounded by
+//! the export timeout; a batch that fails is dropped and counted (`{reason="export_failed"}`).
 
 use std::{
-    mem,
-    sync::mpsc::{SyncSender, sync_channel},
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex, PoisonError,
+        mpsc::{SyncSender, sync_channel},
+    },
     time::Duration,
 };
 
@@ -18,8 +22,8 @@ use opentelemetry_sdk::{
     trace::{Span, SpanData, SpanExporter, SpanProcessor},
 };
 use tokio::{
-    sync::mpsc::{self, error::TrySendError},
-    time::{Instant, MissedTickBehavior},
+    sync::{Notify, mpsc},
+    time::{Instant, sleep_until},
 };
 
 use super::TraceSettings;
@@ -35,10 +39,36 @@ enum Control {
     Shutdown(SyncSender<()>),
 }
 
+/// The queue both sides share.
+#[derive(Debug)]
+struct Queue {
+    spans: Mutex<VecDeque<SpanData>>,
+    capacity: usize,
+    batch_size: usize,
+    /// Notified when the queue reaches a full batch.
+    full_batch: Notify,
+}
+
+impl Queue {
+    /// Up to `most` spans from the front.
+    fn take(&self, most: usize) -> Vec<SpanData> {
+        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = most.min(spans.len());
+        spans.drain(..count).collect()
+    }
+
+    fn len(&self) -> usize {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub(super) struct QueueProcessor {
-    queue: mpsc::Sender<SpanData>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
     /// How long a flush may wait for the export thread.
     flush_wait: Duration,
@@ -50,22 +80,28 @@ impl QueueProcessor {
         exporter: E,
         settings: &TraceSettings,
     ) -> std::io::Result<Self> {
-        let (queue, spans) = mpsc::channel(settings.max_queue_size);
+        let capacity = settings.max_queue_size.max(1);
+        let queue = Arc::new(Queue {
+            spans: Mutex::new(VecDeque::new()),
+            capacity,
+            batch_size: settings.max_export_batch_size.clamp(1, capacity),
+            full_batch: Notify::new(),
+        });
         let (control, orders) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let worker = Worker {
             exporter,
-            batch_size: settings.max_export_batch_size.max(1),
+            queue: Arc::clone(&queue),
             timeout: settings.export_timeout,
             failed_since_log: 0,
             last_log: None,
         };
-        let delay = settings.schedule_delay.max(Duration::from_millis(1));
+        let delay = settings.schedule_delay;
         std::thread::Builder::new()
             .name("otel-export".into())
-            .spawn(move || runtime.block_on(worker.run(spans, orders, delay)))?;
+            .spawn(move || runtime.block_on(worker.run(orders, delay)))?;
         Ok(Self {
             queue,
             control,
@@ -91,8 +127,18 @@ impl SpanProcessor for QueueProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        if let Err(TrySendError::Full(_)) = self.queue.try_send(span) {
+        let queue = &self.queue;
+        let mut spans = queue.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        if spans.len() >= queue.capacity {
+            drop(spans);
             trace_spans_dropped(TraceDrop::QueueFull, 1);
+            return;
+        }
+        spans.push_back(span);
+        let filled = spans.len() == queue.batch_size;
+        drop(spans);
+        if filled {
+            queue.full_batch.notify_one();
         }
     }
 
@@ -108,28 +154,23 @@ impl SpanProcessor for QueueProcessor {
 /// The export thread's state.
 struct Worker<E> {
     exporter: E,
-    batch_size: usize,
+    queue: Arc<Queue>,
     timeout: Duration,
     failed_since_log: u64,
     last_log: Option<Instant>,
 }
 
 impl<E: SpanExporter> Worker<E> {
-    async fn run(
-        mut self,
-        mut spans: mpsc::Receiver<SpanData>,
-        mut orders: mpsc::UnboundedReceiver<Control>,
-        delay: Duration,
-    ) {
-        let mut batch = Vec::with_capacity(self.batch_size);
-        let mut tick = tokio::time::interval(delay);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    /// Full batches as they fill; whatever is queued at each schedule delay; everything on a
+    /// flush or at shutdown.
+    async fn run(mut self, mut orders: mpsc::UnboundedReceiver<Control>, delay: Duration) {
+        let batch = self.queue.batch_size;
+        let mut due = Instant::now() + delay;
         loop {
-            let room = self.batch_size - batch.len();
             tokio::select! {
                 biased;
                 order = orders.recv() => {
-                    self.drain(&mut spans, &mut batch).await;
+                    self.export_queued(usize::MAX).await;
                     match order {
                         Some(Control::Flush(done)) => {
                             let _ = done.send(());
@@ -142,37 +183,32 @@ impl<E: SpanExporter> Worker<E> {
                         None => return,
                     }
                 }
-                received = spans.recv_many(&mut batch, room), if room > 0 => {
-                    if received == 0 {
-                        // The processor is gone.
-                        self.export(mem::take(&mut batch)).await;
-                        return;
-                    }
-                    if batch.len() >= self.batch_size {
-                        self.export(mem::take(&mut batch)).await;
-                        tick.reset();
+                () = self.queue.full_batch.notified() => {
+                    while self.queue.len() >= batch {
+                        let spans = self.queue.take(batch);
+                        self.export(spans).await;
                     }
                 }
-                _ = tick.tick() => {
-                    if !batch.is_empty() {
-                        self.export(mem::take(&mut batch)).await;
-                    }
+                () = sleep_until(due) => {
+                    // What is queued now; what comes meanwhile waits for the next round.
+                    self.export_queued(self.queue.len()).await;
+                    due = Instant::now() + delay;
                 }
             }
         }
     }
 
-    /// Exports everything queued now, in batches.
-    async fn drain(&mut self, spans: &mut mpsc::Receiver<SpanData>, batch: &mut Vec<SpanData>) {
-        while let Ok(span) = spans.try_recv() {
-            batch.push(span);
-            if batch.len() >= self.batch_size {
-                self.export(mem::take(batch)).await;
+    /// Exports up to `count` queued spans (`usize::MAX`: until the queue is empty), in batches.
+    async fn export_queued(&mut self, mut count: usize) {
+        while count > 0 {
+            let spans = self.queue.take(count.min(self.queue.batch_size));
+            if spans.is_empty() {
+                return;
             }
+            count = count.saturating_sub(spans.len());
+            self.export(spans).await;
         }
-        self.export(mem::take(batch)).await;
     }
-
     async fn export(&mut self, batch: Vec<SpanData>) {
         if batch.is_empty() {
             return;
