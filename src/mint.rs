@@ -7,7 +7,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 use reqwest::Method;
 use time::OffsetDateTime;
 use tokio::time::{Instant, sleep};
-use tracing::Instrument;
 use url::Url;
 
 use crate::{
@@ -169,16 +168,15 @@ impl<C: SessionCall> Minter<C> {
             attempts += 1;
             sent += 1;
             let timeout = self.request_timeout.min(remaining);
-            let span = telemetry::attempt_span(endpoint, &Method::POST, sent);
-            let error = match attempt(Arc::clone(&held), timeout)
-                .instrument(span.clone())
-                .await
-            {
-                Ok(answer) => return Ok((answer, attempts)),
-                Err(error) => error,
-            };
-            telemetry::attempt_failed(&span, error.kind());
-            drop(span);
+            let traced = telemetry::attempt_span(endpoint, &Method::POST, sent);
+            let error =
+                match telemetry::within(traced.as_ref(), attempt(Arc::clone(&held), timeout)).await
+                {
+                    Ok(answer) => return Ok((answer, attempts)),
+                    Err(error) => error,
+                };
+            telemetry::attempt_failed(traced.as_ref(), error.kind());
+            drop(traced);
             match error {
                 PayrocError::Unauthorized if !replayed_after_401 => {
                     // The token was revoked or expired early: drop exactly it, replay once.

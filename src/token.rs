@@ -135,11 +135,9 @@ impl TokenCache {
     pub async fn get(&self, deadline: Instant) -> Result<Arc<HeldToken>, TokenError> {
         let mut rx = self.state.subscribe();
         // Made at the first wait only: a held token is handed out without one.
-        let mut waited: Option<tracing::Span> = None;
-        let ended = |waited: &Option<tracing::Span>, outcome| {
-            if let Some(span) = waited {
-                telemetry::token_wait_ended(span, outcome);
-            }
+        let mut waited: Option<telemetry::Traced> = None;
+        let ended = |waited: &Option<telemetry::Traced>, outcome| {
+            telemetry::token_wait_ended(waited.as_ref(), outcome);
         };
         loop {
             {
@@ -154,11 +152,10 @@ impl TokenCache {
                     return Err(unavailable(&state, now));
                 }
             }
-            let span = waited.get_or_insert_with(telemetry::token_wait_span);
-            match timeout_at(deadline, rx.changed())
-                .instrument(span.clone())
-                .await
-            {
+            if waited.is_none() {
+                waited = telemetry::token_wait_span();
+            }
+            match timeout_at(deadline, telemetry::within(waited.as_ref(), rx.changed())).await {
                 Err(_) => {
                     ended(&waited, "deadline_exceeded");
                     return Err(TokenError::DeadlineExceeded);

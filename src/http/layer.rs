@@ -88,7 +88,10 @@ where
             method: request.method().clone(),
             uri: request.uri().clone(),
         };
-        let inner = server.in_scope(|| span.in_scope(|| self.inner.call(request)));
+        let inner = {
+            let _attached = server.as_ref().map(|s| s.context().clone().attach());
+            span.in_scope(|| self.inner.call(request))
+        };
         RequestFuture {
             inner,
             span,
@@ -130,8 +133,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        // The exported server span; disabled while tracing is off.
-        server: Span,
+        // The exported server span, attached while the request is polled; none while tracing
+        // is off.
+        server: Option<telemetry::Traced>,
         origin: Option<Origin>,
     }
 }
@@ -146,17 +150,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _server = this.server.enter();
+        let _attached = this.server.as_ref().map(|s| s.context().clone().attach());
         let _entered = this.span.enter();
         let response = ready!(this.inner.poll(cx))?.map(Body::new);
         let origin = this.origin.take().expect("polled after completion");
         let status = response.status();
-        telemetry::finish_server_span(
-            this.server,
-            &origin.method,
-            status,
-            response.extensions().get::<MatchedPath>(),
-        );
+        if let Some(server) = this.server.as_ref() {
+            telemetry::finish_server_span(
+                server,
+                &origin.method,
+                status,
+                response.extensions().get::<MatchedPath>(),
+            );
+        }
         let expected = response.extensions().get::<Expected>().is_some()
             || response.extensions().get::<Relayed>().is_some();
         if status.is_server_error()

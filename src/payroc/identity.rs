@@ -6,8 +6,6 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use tracing::Instrument;
-
 use super::{PayrocClient, PayrocError};
 use crate::{
     config::{ApiKeyError, ApiKeySource},
@@ -74,8 +72,8 @@ impl PayrocClient {
             .header("x-api-key", header)
             .header(reqwest::header::ACCEPT, "application/json");
         // One attempt per fetch: the refresher decides when to fetch again.
-        let span = telemetry::attempt_span(Endpoint::Authorize, &reqwest::Method::POST, 1);
-        let token = async {
+        let traced = telemetry::attempt_span(Endpoint::Authorize, &reqwest::Method::POST, 1);
+        let token = telemetry::within(traced.as_ref(), async {
             let body = self
                 .exchange(
                     Endpoint::Authorize,
@@ -85,11 +83,10 @@ impl PayrocClient {
                 )
                 .await?;
             parse_authorize(&body)
-        }
-        .instrument(span.clone())
+        })
         .await;
         if let Err(error) = &token {
-            telemetry::attempt_failed(&span, error.kind());
+            telemetry::attempt_failed(traced.as_ref(), error.kind());
         }
         token
     }

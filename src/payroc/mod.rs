@@ -243,10 +243,7 @@ impl PayrocClient {
         timeout: Duration,
     ) -> Result<Bytes, PayrocError> {
         let _permit = self.connection(timeout).await?;
-        let request = match telemetry::propagation_headers() {
-            Some(trace) => request.headers(trace),
-            None => request,
-        };
+        let request = telemetry::propagate(request);
         let started = Instant::now();
         let answer = async {
             let mut response = request.timeout(timeout).send().await?;

@@ -68,9 +68,7 @@ impl PayrocClient {
         if !outgoing.body.is_empty() || has_body(outgoing.method) {
             request = request.body(outgoing.body.clone());
         }
-        if let Some(trace) = telemetry::propagation_headers() {
-            request = request.headers(trace);
-        }
+        request = telemetry::propagate(request);
         let started = Instant::now();
         let answer = async {
             let mut response = request.send().await?;

@@ -9,7 +9,6 @@ pub mod policy;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
-use tracing::Instrument;
 use url::Url;
 
 use self::policy::{Next, Outcome, Policy};
@@ -108,21 +107,21 @@ impl Forwarder {
             }
             *sent += 1;
             policy.attempts += 1;
-            let span = telemetry::attempt_span(Endpoint::Api, call.outgoing.method, *sent);
-            let result = self
-                .client
-                .forward(
+            let traced = telemetry::attempt_span(Endpoint::Api, call.outgoing.method, *sent);
+            let result = telemetry::within(
+                traced.as_ref(),
+                self.client.forward(
                     &call.outgoing,
                     &held.token,
                     self.settings.request_timeout.min(remaining),
                     self.settings.response_limit_bytes,
-                )
-                .instrument(span.clone())
-                .await;
+                ),
+            )
+            .await;
             if let Err(error) = &result {
-                telemetry::attempt_failed(&span, error.kind());
+                telemetry::attempt_failed(traced.as_ref(), error.kind());
             }
-            drop(span);
+            drop(traced);
             let outcome = match &result {
                 Ok(answer) => Outcome::Answered {
                     status: answer.status,

@@ -35,8 +35,8 @@ use self::export::QueueProcessor;
 pub use self::settings::{DEFAULT_SERVICE_NAME, SamplerChoice, TraceSettings};
 pub use self::spans::TARGET;
 pub(crate) use self::spans::{
-    attempt_failed, attempt_span, finish_server_span, propagation_headers, record_answer,
-    refresh_ended, refresh_span, server_span, token_wait_ended, token_wait_span,
+    Traced, attempt_failed, attempt_span, finish_server_span, propagate, record_answer,
+    refresh_ended, refresh_span, server_span, token_wait_ended, token_wait_span, within,
 };
 use crate::config::LogFormat;
 

@@ -5,7 +5,6 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span};
 
 use super::{Failure, FailureKind, HeldToken, TokenCache, TokenSource, policy};
 use crate::{
@@ -53,13 +52,13 @@ impl<S: TokenSource> Refresher<S> {
     pub(super) async fn run(mut self, shutdown: CancellationToken) {
         loop {
             // With tracing on, each fetch is a trace of its own, and identity's call its child.
-            let span = telemetry::refresh_span(&self.account);
+            let traced = telemetry::refresh_span(&self.account);
             let outcome = tokio::select! {
-                outcome = self.source.fetch().instrument(span.clone()) => outcome,
+                outcome = telemetry::within(traced.as_ref(), self.source.fetch()) => outcome,
                 () = shutdown.cancelled() => break,
             };
-            let next = self.publish(outcome, &span);
-            drop(span);
+            let next = self.publish(outcome, traced.as_ref());
+            drop(traced);
             if !self.wait(next, &shutdown).await {
                 break;
             }
@@ -69,13 +68,17 @@ impl<S: TokenSource> Refresher<S> {
 
     /// Publishes a fetch outcome (counted, and recorded on the fetch's `span`) and returns
     /// when to fetch next.
-    fn publish(&mut self, outcome: Result<AccessToken, PayrocError>, span: &Span) -> Instant {
+    fn publish(
+        &mut self,
+        outcome: Result<AccessToken, PayrocError>,
+        traced: Option<&telemetry::Traced>,
+    ) -> Instant {
         let now = Instant::now();
         match outcome {
             Ok(access) => {
                 self.metrics
                     .token_refresh(&self.account, RefreshOutcome::Success);
-                telemetry::refresh_ended(span, RefreshOutcome::Success.label());
+                telemetry::refresh_ended(traced, RefreshOutcome::Success.label());
                 self.failures = 0;
                 self.generation += 1;
                 let plan = policy::plan(
@@ -113,7 +116,7 @@ impl<S: TokenSource> Refresher<S> {
                     (FailureKind::Transient, RefreshOutcome::Transient)
                 };
                 self.metrics.token_refresh(&self.account, outcome);
-                telemetry::refresh_ended(span, outcome.label());
+                telemetry::refresh_ended(traced, outcome.label());
                 let delay = match kind {
                     FailureKind::KeyRejected => {
                         tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check the account's API key (BROKER__PAYROC__API_KEY(_FILE), or api_key(_file) in the tenants file); retrying slowly");
