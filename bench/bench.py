@@ -9,8 +9,9 @@ reported, and ratios against the reference from the same run (machines here are 
 noisy, so absolute numbers mean little). Then the many-accounts phase: a generated tenants
 file of 1 000 accounts against a slow, counting identity stand-in (bench/identity.py). Then
 the Payroc API pass-through phase (bench/proxy_phase.py): a service's GET through the broker
-against the reference doing the same pass-through. Run through bench/run.sh, which builds and
-installs.
+against the reference doing the same pass-through. Then the fleet-wide rate limit phase
+(bench/redis_phase.py) and the traces phase (bench/tracing_phase.py): sessions with every trace
+exported against tracing off. Run through bench/run.sh, which builds and installs.
 """
 
 import argparse
@@ -35,6 +36,7 @@ sys.modules.setdefault("bench", sys.modules[__name__])
 
 import proxy_phase  # noqa: E402
 import redis_phase  # noqa: E402
+import tracing_phase  # noqa: E402
 from identity import IdentityServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,9 +239,9 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--burst", type=int, default=1000, help="cold-start burst size")
     parser.add_argument("--accounts", type=int, default=1000, help="accounts in the many-accounts phase")
-    parser.add_argument("--only", choices=["accounts", "proxy", "redis"],
+    parser.add_argument("--only", choices=["accounts", "proxy", "redis", "tracing"],
                         help="run only this phase (accounts: the many-accounts phase; proxy: the Payroc API pass-through; "
-                             "redis: the fleet-wide rate limit)")
+                             "redis: the fleet-wide rate limit; tracing: sessions with traces exported against none)")
     parser.add_argument("--smoke", action="store_true", help="a quick run that only proves the harness works")
     parser.add_argument("--instructions", type=int, metavar="REQUESTS",
                         help="only count instructions per request under callgrind (bench/instructions.sh)")
@@ -267,6 +269,8 @@ def main():
             report["proxy"] = proxy_phase.run(args, report, upstream, processes)
         if args.only in (None, "redis"):
             report["redis"] = redis_phase.run(args, report, upstream, processes)
+        if args.only in (None, "tracing"):
+            report["tracing"] = tracing_phase.run(args, report, upstream, processes)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -282,6 +286,8 @@ def main():
         proxy_phase.print_report(args, report["proxy"])
     if report.get("redis"):
         redis_phase.print_report(args, report["redis"])
+    if report.get("tracing"):
+        tracing_phase.print_report(args, report["tracing"])
     if report["failures"]:
         print("FAILED: " + "; ".join(report["failures"]))
         sys.exit(1)

@@ -5,6 +5,7 @@
 #   bench/run.sh --only accounts   only the many-accounts phase (about 2 minutes)
 #   bench/run.sh --only proxy      only the Payroc API pass-through phase (about 2 minutes)
 #   bench/run.sh --only redis      only the fleet-wide rate limit phase (about 2 minutes)
+#   bench/run.sh --only tracing    only the traces phase (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -59,17 +59,31 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return fail(&error),
     };
+    // Traces: the standard OTEL_* variables; none set, none exported.
+    let traces = match telemetry::TraceSettings::from_env() {
+        Ok(traces) => traces,
+        Err(error) => return fail(&error),
+    };
     if let Command::CheckConfig = command {
         return match tenants::load(&settings) {
             Ok(spec) => {
                 print!("{}", settings.redacted());
                 println!("{}", tenants::summary(&spec));
+                println!(
+                    "# traces: {}",
+                    traces
+                        .as_ref()
+                        .map_or_else(|| "off".to_owned(), telemetry::TraceSettings::summary)
+                );
                 ExitCode::SUCCESS
             }
             Err(error) => fail(&error),
         };
     }
-    telemetry::init(settings.log.format);
+    let telemetry = match telemetry::init(settings.log.format, traces.as_ref()) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(&error),
+    };
     let extra = if demo_mode {
         demo::routes()
     } else {
@@ -101,7 +115,10 @@ async fn main() -> ExitCode {
         );
     }
     tracing::info!(listen = %app.local_addr(), environment = ?settings.payroc.environment, "hosted-fields-broker listening");
-    match app.run_until_stopped(startup::shutdown_signal()).await {
+    let stopped = app.run_until_stopped(startup::shutdown_signal()).await;
+    // The last spans (the requests drained just now) go out before the process does.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    match stopped {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("server error: {error}")),
     }

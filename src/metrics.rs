@@ -6,9 +6,11 @@ mod accounts;
 mod describe;
 mod fleet;
 mod proxy;
+mod traces;
 
 pub use accounts::{RefreshOutcome, TokenGauges};
 pub use proxy::RuleSeries;
+pub use traces::{TraceDrop, trace_spans_dropped};
 
 use std::{
     sync::{
@@ -59,6 +61,7 @@ const CONNECTIONS_EVICTED: &str = "broker_connections_evicted_total";
 const ACCEPT_ERRORS: &str = "broker_accept_errors_total";
 const PROXY_REQUESTS: &str = "broker_proxy_requests_total";
 const PROXY_DURATION: &str = "broker_proxy_request_duration_seconds";
+const TRACE_SPANS_DROPPED: &str = "broker_trace_spans_dropped_total";
 
 /// Pass-through latency buckets, seconds: as [`LATENCY_BUCKETS`], plus the 20 s a payment may
 /// take and the attempt timeout above it.
@@ -74,6 +77,18 @@ pub enum Endpoint {
     /// A pass-through call for a named service.
     Api,
     ApplePay,
+}
+
+impl Endpoint {
+    /// Its `endpoint` label (and its spans' `payroc.operation`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::CreateSession => "create_session",
+            Self::Api => "api",
+            Self::ApplePay => "apple_pay_session",
+        }
+    }
 }
 
 /// Handle to this application's metrics; cheap to clone.
@@ -148,6 +163,7 @@ impl Metrics {
         #[allow(clippy::cast_precision_loss)] // a count of requests, far below 2^52
         self.gauge(&Key::from_static_name(IN_FLIGHT))
             .set(in_flight as f64);
+        traces::render(self);
         self.upkeep();
         self.0.handle.render()
     }
@@ -160,12 +176,7 @@ impl Metrics {
 
     /// One upstream call: `status` is the HTTP status, or `None` when no answer came.
     pub fn upstream(&self, endpoint: Endpoint, status: Option<u16>, elapsed: Duration) {
-        let endpoint = match endpoint {
-            Endpoint::Authorize => "authorize",
-            Endpoint::CreateSession => "create_session",
-            Endpoint::Api => "api",
-            Endpoint::ApplePay => "apple_pay_session",
-        };
+        let endpoint = endpoint.label();
         let class = status_class(status);
         let seconds = elapsed.as_secs_f64();
         match (endpoint, class) {

@@ -4,6 +4,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use reqwest::Method;
 use time::OffsetDateTime;
 use tokio::time::{Instant, sleep};
 use url::Url;
@@ -11,12 +12,12 @@ use url::Url;
 use crate::{
     config::PayrocSettings,
     idempotency::IdempotencyKey,
-    metrics::Metrics,
+    metrics::{Endpoint, Metrics},
     payroc::{
         BearerToken, CreateSession, IDEMPOTENCY_KEY_IN_USE, MerchantSession, PayrocClient,
         PayrocError, Session, StartApplePay,
     },
-    retry,
+    retry, telemetry,
     token::{HeldToken, TokenCache, TokenError},
 };
 
@@ -108,6 +109,7 @@ impl<C: SessionCall> Minter<C> {
     pub async fn mint(&self, request: &MintRequest<'_>) -> Result<(Session, u32), MintError> {
         let minted = self
             .attempts(
+                Endpoint::CreateSession,
                 request.tokens,
                 request.deadline,
                 |held, timeout| async move {
@@ -141,9 +143,11 @@ impl<C: SessionCall> Minter<C> {
     /// The retry loop every call the broker makes for a caller shares: borrow a token, make
     /// one `attempt` (given the held token and the time it may take), replay once with a fresh token
     /// after a 401, retry transient failures and nonsense with backoff, all inside `deadline`.
-    /// The count is of attempts, the 401 replay not included.
+    /// The count is of attempts, the 401 replay not included. With tracing on, each request
+    /// sent to `endpoint` is a span of its own, numbered from 1 (the replay included).
     pub async fn attempts<T, F, Fut>(
         &self,
+        endpoint: Endpoint,
         tokens: &TokenCache,
         deadline: Instant,
         mut attempt: F,
@@ -153,6 +157,7 @@ impl<C: SessionCall> Minter<C> {
         Fut: Future<Output = Result<T, PayrocError>>,
     {
         let mut attempts = 0;
+        let mut sent = 0;
         let mut replayed_after_401 = false;
         loop {
             let held = tokens.get(deadline).await?;
@@ -161,11 +166,17 @@ impl<C: SessionCall> Minter<C> {
                 return Err(MintError::DeadlineExceeded);
             }
             attempts += 1;
+            sent += 1;
             let timeout = self.request_timeout.min(remaining);
-            let error = match attempt(Arc::clone(&held), timeout).await {
-                Ok(answer) => return Ok((answer, attempts)),
-                Err(error) => error,
-            };
+            let traced = telemetry::attempt_span(endpoint, &Method::POST, sent);
+            let error =
+                match telemetry::within(traced.as_ref(), attempt(Arc::clone(&held), timeout)).await
+                {
+                    Ok(answer) => return Ok((answer, attempts)),
+                    Err(error) => error,
+                };
+            telemetry::attempt_failed(traced.as_ref(), error.kind());
+            drop(traced);
             match error {
                 PayrocError::Unauthorized if !replayed_after_401 => {
                     // The token was revoked or expired early: drop exactly it, replay once.
@@ -219,11 +230,16 @@ impl Minter<PayrocClient> {
         body: &StartApplePay<'_>,
         deadline: Instant,
     ) -> Result<(MerchantSession, u32), MintError> {
-        self.attempts(tokens, deadline, |held, timeout| async move {
-            self.client
-                .start_apple_pay(url, &held.token, body, timeout)
-                .await
-        })
+        self.attempts(
+            Endpoint::ApplePay,
+            tokens,
+            deadline,
+            |held, timeout| async move {
+                self.client
+                    .start_apple_pay(url, &held.token, body, timeout)
+                    .await
+            },
+        )
         .await
     }
 }

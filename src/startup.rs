@@ -27,7 +27,7 @@ use crate::{
     http::{
         cors,
         error::{ApiError, panic_response},
-        layer::RequestLayer,
+        layer::{self, RequestLayer},
         server,
         state::AppState,
     },
@@ -38,6 +38,7 @@ use crate::{
     payroc::PayrocClient,
     proxy::Forwarder,
     routes::{apple_pay, assets, health, metrics, proxy, session, status},
+    telemetry,
     tenants::{self, TenantsError},
 };
 
@@ -87,7 +88,14 @@ pub fn admin_router(state: AppState) -> Router {
     with_fallback(routes, state)
 }
 
+/// The fallback (404) and, with tracing on, the route templates handed back for the server
+/// span ([`layer::keep_route`]: a layer per route, so only then).
 fn with_fallback(routes: Router<AppState>, state: AppState) -> Router {
+    let routes = if telemetry::enabled() {
+        routes.route_layer(axum::middleware::from_fn(layer::keep_route))
+    } else {
+        routes
+    };
     routes
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)

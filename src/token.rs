@@ -20,6 +20,7 @@ use crate::{
     config::TokenSettings,
     metrics::Metrics,
     payroc::{AccessToken, BearerToken, PayrocError},
+    telemetry,
 };
 
 /// Something that can fetch a fresh Bearer token (identity in production, a script in tests).
@@ -129,23 +130,38 @@ impl TokenCache {
     }
 
     /// A usable token: at once if one is held, after the in-flight fetch if it is a first
-    /// fetch or a post-401 one (within `deadline`), otherwise an immediate error.
+    /// fetch or a post-401 one (within `deadline`), otherwise an immediate error. With tracing
+    /// on, a wait is a span of its own.
     pub async fn get(&self, deadline: Instant) -> Result<Arc<HeldToken>, TokenError> {
         let mut rx = self.state.subscribe();
+        // Made at the first wait only: a held token is handed out without one.
+        let mut waited: Option<telemetry::Traced> = None;
+        let ended = |waited: &Option<telemetry::Traced>, outcome| {
+            telemetry::token_wait_ended(waited.as_ref(), outcome);
+        };
         loop {
             {
                 let state = rx.borrow_and_update();
                 let now = Instant::now();
                 if let Some(token) = state.usable(now) {
+                    ended(&waited, "ready");
                     return Ok(Arc::clone(token));
                 }
                 if !state.waitable {
+                    ended(&waited, "unavailable");
                     return Err(unavailable(&state, now));
                 }
             }
-            match timeout_at(deadline, rx.changed()).await {
-                Err(_) => return Err(TokenError::DeadlineExceeded),
+            if waited.is_none() {
+                waited = telemetry::token_wait_span();
+            }
+            match timeout_at(deadline, telemetry::within(waited.as_ref(), rx.changed())).await {
+                Err(_) => {
+                    ended(&waited, "deadline_exceeded");
+                    return Err(TokenError::DeadlineExceeded);
+                }
                 Ok(Err(_)) => {
+                    ended(&waited, "unavailable");
                     return Err(TokenError::Unavailable {
                         retry_after: Duration::from_secs(1),
                         key_rejected: false,

@@ -146,6 +146,8 @@ pub struct RecordedSessionRequest {
     pub content_type: Option<String>,
     /// Raw `Accept` header.
     pub accept: Option<String>,
+    /// Raw `traceparent` header (W3C Trace Context).
+    pub traceparent: Option<String>,
     /// The body, if it parsed as JSON.
     pub body: Option<Value>,
     /// Status the fake answered (or would have, for a dropped connection).
@@ -162,6 +164,7 @@ impl fmt::Debug for RecordedSessionRequest {
             .field("idempotency_key", &self.idempotency_key)
             .field("content_type", &self.content_type)
             .field("accept", &self.accept)
+            .field("traceparent", &self.traceparent)
             .field("body", &self.body)
             .field("status", &self.status)
             .finish()

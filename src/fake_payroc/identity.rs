@@ -67,6 +67,13 @@ pub(super) async fn authorize(State(shared): State<Arc<Shared>>, request: Reques
                 .entry(key.to_owned())
                 .or_default() += 1;
         }
+        if let Some(traceparent) = parts
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+        {
+            state.identity_traceparents.push(traceparent.to_owned());
+        }
         state.identity_latency
     };
     // Read (and ignore) any body, so a dropped answer really follows a fully read request.

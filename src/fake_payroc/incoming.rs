@@ -22,6 +22,7 @@ pub(super) struct Incoming {
     pub(super) idempotency_key: Option<String>,
     pub(super) content_type: Option<String>,
     pub(super) accept: Option<String>,
+    pub(super) traceparent: Option<String>,
     pub(super) body: Bytes,
 }
 
@@ -48,6 +49,7 @@ impl Incoming {
             idempotency_key: header("idempotency-key"),
             content_type: header("content-type"),
             accept: header("accept"),
+            traceparent: header("traceparent"),
             body,
             path,
         }
@@ -65,6 +67,7 @@ impl Incoming {
             idempotency_key: self.idempotency_key.clone(),
             content_type: self.content_type.clone(),
             accept: self.accept.clone(),
+            traceparent: self.traceparent.clone(),
             body: serde_json::from_slice(&self.body).ok(),
             status: status.as_u16(),
         }

@@ -220,6 +220,11 @@ impl FakePayroc {
         self.counters().identity_calls.load(Ordering::Relaxed)
     }
 
+    /// The `traceparent` of every `POST /authorize` that sent one, oldest first.
+    pub fn identity_traceparents(&self) -> Vec<String> {
+        self.state().identity_traceparents.clone()
+    }
+
     /// Successful 200s that carried a usable token.
     pub fn tokens_issued(&self) -> u64 {
         self.counters().tokens_issued.load(Ordering::Relaxed)

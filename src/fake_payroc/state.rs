@@ -71,6 +71,8 @@ pub(super) struct FakeState {
     pub(super) requests: Vec<RecordedSessionRequest>,
     /// `POST /authorize` calls by the `x-api-key` they presented.
     pub(super) identity_calls_by_key: HashMap<String, u64>,
+    /// The `traceparent` of each `POST /authorize` that sent one, oldest first.
+    pub(super) identity_traceparents: Vec<String>,
     /// Session POSTs by the API key their Bearer token was issued for.
     pub(super) session_calls_by_key: HashMap<String, u64>,
     /// The payments endpoints' own state, under the same lock so a token check and what it
@@ -122,6 +124,7 @@ impl Shared {
             sessions: HashMap::new(),
             requests: Vec::new(),
             identity_calls_by_key: HashMap::new(),
+            identity_traceparents: Vec::new(),
             session_calls_by_key: HashMap::new(),
             payments: PaymentsState::default(),
             apple_pay: ApplePayState::default(),

@@ -1,6 +1,6 @@
-//! The per-request layer: every answer's request id, the request span, one log line per 5xx
-//! with its cause (at most 20 a second), and problem+json for a bare error status (see
-//! [`crate::http::error`]).
+//! The per-request layer: every answer's request id, the request span (and, with tracing on,
+//! the exported server span), one log line per 5xx with its cause (at most 20 a second), and
+//! problem+json for a bare error status (see [`crate::http::error`]).
 
 use std::{
     pin::Pin,
@@ -10,8 +10,9 @@ use std::{
 use axum::{
     BoxError,
     body::{Body, Bytes, HttpBody},
-    extract::Request,
+    extract::{MatchedPath, Request},
     http::{self, HeaderName, HeaderValue, Method, Uri},
+    middleware::Next,
     response::Response,
 };
 use tower::{Layer, Service};
@@ -22,6 +23,7 @@ use super::{
     error::{ErrorCause, Expected, Relayed, problem_details},
     throttle::LogThrottle,
 };
+use crate::telemetry;
 
 /// "request failed" lines written at most this often a second; the next one written says how
 /// many were left out. Metrics count every failure.
@@ -31,8 +33,10 @@ static FAILURE_LINES: LogThrottle = LogThrottle::new(20);
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Tower layer around every route, one per request's life: it gives the request its id
-/// and returns it on the answer, runs it in a `debug` span (none at the production level),
-/// logs each 5xx once with its cause, and turns a bare error status into problem+json.
+/// and returns it on the answer, runs it in a `debug` span (none at the production level) and,
+/// with tracing on, in the exported server span (continuing the caller's `traceparent`, named
+/// after the route template [`keep_route`] hands back), logs each 5xx once with its cause, and
+/// turns a bare error status into problem+json.
 /// One hand-written layer instead of tower-http's request-id, propagate-id and trace layers
 /// plus a problem+json layer, which each looked the id up again (its measured saving is in
 /// `bench/README.md`).
@@ -71,6 +75,7 @@ where
             Some(id) if is_safe_request_id(id.as_bytes()) => id.clone(),
             _ => fresh_request_id(),
         };
+        let server = telemetry::server_span(request.method(), request.headers(), &id);
         let span = tracing::debug_span!(
             "request",
             method = %request.method(),
@@ -83,10 +88,14 @@ where
             method: request.method().clone(),
             uri: request.uri().clone(),
         };
-        let inner = span.in_scope(|| self.inner.call(request));
+        let inner = {
+            let _attached = server.as_ref().map(|s| s.context().clone().attach());
+            span.in_scope(|| self.inner.call(request))
+        };
         RequestFuture {
             inner,
             span,
+            server,
             origin: Some(origin),
         }
     }
@@ -124,6 +133,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: Span,
+        // The exported server span, attached while the request is polled; none while tracing
+        // is off.
+        server: Option<telemetry::Traced>,
         origin: Option<Origin>,
     }
 }
@@ -138,10 +150,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _attached = this.server.as_ref().map(|s| s.context().clone().attach());
         let _entered = this.span.enter();
         let response = ready!(this.inner.poll(cx))?.map(Body::new);
         let origin = this.origin.take().expect("polled after completion");
         let status = response.status();
+        if let Some(server) = this.server.as_ref() {
+            telemetry::finish_server_span(
+                server,
+                &origin.method,
+                status,
+                response.extensions().get::<MatchedPath>(),
+            );
+        }
         let expected = response.extensions().get::<Expected>().is_some()
             || response.extensions().get::<Relayed>().is_some();
         if status.is_server_error()
@@ -166,4 +187,16 @@ where
         response.headers_mut().insert(REQUEST_ID, origin.id);
         Poll::Ready(Ok(response))
     }
+}
+
+/// Route middleware, added only while tracing is on: hands the matched route template (which
+/// axum gives the request once routed, inside the router) back on the answer, for the server
+/// span [`RequestLayer`] opened outside the router.
+pub async fn keep_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
 }

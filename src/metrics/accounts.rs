@@ -20,6 +20,18 @@ pub enum RefreshOutcome {
     KeyUnavailable,
 }
 
+impl RefreshOutcome {
+    /// Its `outcome` label (and its refresh span's outcome).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Transient => "transient_failure",
+            Self::Rejected => "rejected",
+            Self::KeyUnavailable => "key_unavailable",
+        }
+    }
+}
+
 /// An account's token as the gauges show it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokenGauges {
@@ -58,13 +70,7 @@ fn answered_key(name: &'static str, account: &str, status: u16) -> Key {
 
 impl Metrics {
     pub fn token_refresh(&self, account: &str, outcome: RefreshOutcome) {
-        let outcome = match outcome {
-            RefreshOutcome::Success => "success",
-            RefreshOutcome::Transient => "transient_failure",
-            RefreshOutcome::Rejected => "rejected",
-            RefreshOutcome::KeyUnavailable => "key_unavailable",
-        };
-        let labels = vec![Label::from_static_parts("outcome", outcome)];
+        let labels = vec![Label::from_static_parts("outcome", outcome.label())];
         self.counter(&account_key(TOKEN_REFRESHES, account, labels))
             .increment(1);
     }

@@ -7,8 +7,8 @@ use super::{
     ACCEPT_ERRORS, ACCOUNTS, APPLE_PAY_SESSIONS, CONNECTIONS_EVICTED, IN_FLIGHT, PROXY_DURATION,
     PROXY_REQUESTS, RATE_LIMIT_FALLBACK, RATE_LIMIT_REDIS_FAILURES, RATE_LIMIT_REDIS_UP,
     RATE_LIMIT_UNTRACKED, RATE_LIMITED, SESSIONS, SHED, TENANTS_RELOADS, TOKEN_EXPIRES_IN,
-    TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, UNAUTHORIZED_REPLAYS, UPSTREAM_DURATION,
-    UPSTREAM_RETRIES,
+    TOKEN_KEY_REJECTED, TOKEN_REFRESHES, TOKEN_USABLE, TRACE_SPANS_DROPPED, UNAUTHORIZED_REPLAYS,
+    UPSTREAM_DURATION, UPSTREAM_RETRIES,
 };
 
 pub(super) fn describe(recorder: &PrometheusRecorder) {
@@ -68,6 +68,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         (
             ACCEPT_ERRORS,
             "Failed accepts (e.g. out of file descriptors); each pauses accepting briefly.",
+        ),
+        (
+            TRACE_SPANS_DROPPED,
+            "Finished spans not exported, by reason (queue_full: the export queue was full; export_failed: the collector did not take their batch). Process-wide; 0 while tracing is off.",
         ),
     ];
     for (name, help) in counters {

@@ -10,6 +10,7 @@ use super::{PayrocClient, PayrocError};
 use crate::{
     config::{ApiKeyError, ApiKeySource},
     metrics::Endpoint,
+    telemetry,
 };
 
 /// A Bearer token for Payroc's API, kept as the ready `Authorization` value (built and
@@ -70,15 +71,24 @@ impl PayrocClient {
             .post(self.identity_url.clone())
             .header("x-api-key", header)
             .header(reqwest::header::ACCEPT, "application/json");
-        let body = self
-            .exchange(
-                Endpoint::Authorize,
-                request,
-                reqwest::StatusCode::OK,
-                self.request_timeout,
-            )
-            .await?;
-        parse_authorize(&body)
+        // One attempt per fetch: the refresher decides when to fetch again.
+        let traced = telemetry::attempt_span(Endpoint::Authorize, &reqwest::Method::POST, 1);
+        let token = telemetry::within(traced.as_ref(), async {
+            let body = self
+                .exchange(
+                    Endpoint::Authorize,
+                    request,
+                    reqwest::StatusCode::OK,
+                    self.request_timeout,
+                )
+                .await?;
+            parse_authorize(&body)
+        })
+        .await;
+        if let Err(error) = &token {
+            telemetry::attempt_failed(traced.as_ref(), error.kind());
+        }
+        token
     }
 }
 

@@ -25,6 +25,7 @@ pub use sessions::{CreateSession, Scenario, Session, session_url};
 use crate::{
     config::{ApiKeyError, PayrocSettings, ProxySettings},
     metrics::{Endpoint, Metrics},
+    telemetry,
 };
 
 /// What went wrong talking to Payroc, shaped by what the caller does next.
@@ -93,6 +94,20 @@ impl PayrocError {
             reason: reason.to_owned(),
             timed_out: error.is_timeout(),
             retry_after: None,
+        }
+    }
+
+    /// The failure's kind in one word, for an attempt's span (`error.type`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Transient {
+                timed_out: true, ..
+            } => "timeout",
+            Self::Transient { .. } => "transient",
+            Self::Unauthorized => "unauthorized",
+            Self::Rejected { .. } => "rejected",
+            Self::InvalidResponse(_) => "invalid_response",
+            Self::ApiKey { .. } => "api_key_unavailable",
         }
     }
 
@@ -217,7 +232,8 @@ impl PayrocClient {
     }
 
     /// Sends one request (waiting at most `timeout` for a free connection, then at most
-    /// `timeout` for the whole answer), records its latency, and returns the body of an
+    /// `timeout` for the whole answer), records its latency (and, tracing, its status on the
+    /// attempt's span, whose context goes out as `traceparent`), and returns the body of an
     /// `expected` answer (at most [`MAX_ANSWER_BYTES`]) or the classified error.
     async fn exchange(
         &self,
@@ -227,6 +243,7 @@ impl PayrocClient {
         timeout: Duration,
     ) -> Result<Bytes, PayrocError> {
         let _permit = self.connection(timeout).await?;
+        let request = telemetry::propagate(request);
         let started = Instant::now();
         let answer = async {
             let mut response = request.timeout(timeout).send().await?;
@@ -242,6 +259,7 @@ impl PayrocClient {
         .await;
         let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
         self.metrics.upstream(endpoint, status, started.elapsed());
+        telemetry::record_answer(status);
         let (status, wait, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
         match body {
             Some(body) if status == expected => Ok(body),

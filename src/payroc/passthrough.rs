@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::{BearerToken, PayrocClient, PayrocError, body::read_capped, retry_after};
-use crate::metrics::Endpoint;
+use crate::{metrics::Endpoint, telemetry};
 
 /// Payroc's answer headers a caller gets back; everything else (hop-by-hop headers,
 /// `Set-Cookie`, Payroc's internal headers) stays here.
@@ -26,7 +26,8 @@ const ANSWER_HEADERS: [HeaderName; 3] =
 pub struct Outgoing<'a> {
     pub method: &'a Method,
     pub url: &'a Url,
-    /// Only the caller's allow-listed headers: the token is added per attempt.
+    /// Only the caller's allow-listed headers: the token (and, tracing, the attempt's
+    /// `traceparent`) is added per attempt.
     pub headers: &'a HeaderMap,
     pub body: &'a Bytes,
 }
@@ -67,6 +68,7 @@ impl PayrocClient {
         if !outgoing.body.is_empty() || has_body(outgoing.method) {
             request = request.body(outgoing.body.clone());
         }
+        request = telemetry::propagate(request);
         let started = Instant::now();
         let answer = async {
             let mut response = request.send().await?;
@@ -79,6 +81,7 @@ impl PayrocClient {
         let status = answer.as_ref().ok().map(|(status, ..)| status.as_u16());
         self.metrics
             .upstream(Endpoint::Api, status, started.elapsed());
+        telemetry::record_answer(status);
         let (status, headers, body) = answer.map_err(|e| PayrocError::from_reqwest(&e))?;
         let body = body.ok_or_else(|| {
             PayrocError::InvalidResponse(format!("answer larger than {cap} bytes"))

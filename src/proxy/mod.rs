@@ -14,9 +14,9 @@ use url::Url;
 use self::policy::{Next, Outcome, Policy};
 use crate::{
     config::{PayrocSettings, ProxySettings},
-    metrics::Metrics,
+    metrics::{Endpoint, Metrics},
     payroc::{Answer, Outgoing, PayrocClient, PayrocError},
-    retry,
+    retry, telemetry,
     token::{TokenCache, TokenError},
 };
 
@@ -90,7 +90,8 @@ impl Forwarder {
 
     /// Runs attempts until an answer to pass back, a refusal, or the deadline. `sent` counts
     /// every request sent to Payroc (a healing replay included) as it goes, so the audit line
-    /// has it even when the caller goes away mid-call.
+    /// has it even when the caller goes away mid-call; with tracing on, each is a span of its
+    /// own numbered by it, whose context Payroc gets as `traceparent`.
     pub async fn forward(&self, call: &Call<'_>, sent: &mut u32) -> Result<Answer, ProxyError> {
         let mut policy = Policy {
             replay_safe: call.replay_safe,
@@ -106,15 +107,21 @@ impl Forwarder {
             }
             *sent += 1;
             policy.attempts += 1;
-            let result = self
-                .client
-                .forward(
+            let traced = telemetry::attempt_span(Endpoint::Api, call.outgoing.method, *sent);
+            let result = telemetry::within(
+                traced.as_ref(),
+                self.client.forward(
                     &call.outgoing,
                     &held.token,
                     self.settings.request_timeout.min(remaining),
                     self.settings.response_limit_bytes,
-                )
-                .await;
+                ),
+            )
+            .await;
+            if let Err(error) = &result {
+                telemetry::attempt_failed(traced.as_ref(), error.kind());
+            }
+            drop(traced);
             let outcome = match &result {
                 Ok(answer) => Outcome::Answered {
                     status: answer.status,

@@ -32,6 +32,7 @@ use crate::{
     },
     payroc::{Answer, FieldError, Outgoing},
     proxy::{Call, path, policy},
+    telemetry,
 };
 
 /// Where the pass-through is mounted; what follows is Payroc's path under its `/v1`.
@@ -157,7 +158,7 @@ async fn pass(
     let _place = state.admission.reserve()?;
     let deadline = Instant::now() + state.forwarder.settings().deadline;
     let url = upstream_url(state.forwarder.api_url(), rest, parts.uri.query());
-    let headers = forwarded_headers(&parts.headers);
+    let headers = forwarded_headers(&parts.headers, !telemetry::enabled());
     let call = Call {
         tokens: &snapshot.accounts[service.account].token.cache,
         outgoing: Outgoing {

@@ -11,7 +11,7 @@ use crate::{
     config::TokenSettings,
     metrics::{Metrics, RefreshOutcome},
     payroc::{AccessToken, PayrocError},
-    retry,
+    retry, telemetry,
 };
 
 /// A key file that could not be read is retried at least this often (within the backoff
@@ -51,11 +51,14 @@ impl<S: TokenSource> Refresher<S> {
 
     pub(super) async fn run(mut self, shutdown: CancellationToken) {
         loop {
+            // With tracing on, each fetch is a trace of its own, and identity's call its child.
+            let traced = telemetry::refresh_span(&self.account);
             let outcome = tokio::select! {
-                outcome = self.source.fetch() => outcome,
+                outcome = telemetry::within(traced.as_ref(), self.source.fetch()) => outcome,
                 () = shutdown.cancelled() => break,
             };
-            let next = self.publish(outcome);
+            let next = self.publish(outcome, traced.as_ref());
+            drop(traced);
             if !self.wait(next, &shutdown).await {
                 break;
             }
@@ -63,13 +66,19 @@ impl<S: TokenSource> Refresher<S> {
         tracing::debug!("token refresher stopped");
     }
 
-    /// Publishes a fetch outcome and returns when to fetch next.
-    fn publish(&mut self, outcome: Result<AccessToken, PayrocError>) -> Instant {
+    /// Publishes a fetch outcome (counted, and recorded on the fetch's `span`) and returns
+    /// when to fetch next.
+    fn publish(
+        &mut self,
+        outcome: Result<AccessToken, PayrocError>,
+        traced: Option<&telemetry::Traced>,
+    ) -> Instant {
         let now = Instant::now();
         match outcome {
             Ok(access) => {
                 self.metrics
                     .token_refresh(&self.account, RefreshOutcome::Success);
+                telemetry::refresh_ended(traced, RefreshOutcome::Success.label());
                 self.failures = 0;
                 self.generation += 1;
                 let plan = policy::plan(
@@ -107,6 +116,7 @@ impl<S: TokenSource> Refresher<S> {
                     (FailureKind::Transient, RefreshOutcome::Transient)
                 };
                 self.metrics.token_refresh(&self.account, outcome);
+                telemetry::refresh_ended(traced, outcome.label());
                 let delay = match kind {
                     FailureKind::KeyRejected => {
                         tracing::error!(%error, failures = self.failures, "Payroc identity REJECTED the API key; check the account's API key (BROKER__PAYROC__API_KEY(_FILE), or api_key(_file) in the tenants file); retrying slowly");

@@ -18,6 +18,8 @@ pub struct RecordedApplePayRequest {
     pub api_key: Option<String>,
     /// The body, if it parsed as JSON.
     pub body: Option<Value>,
+    /// Raw `traceparent` header (W3C Trace Context).
+    pub traceparent: Option<String>,
     /// What the fake answered (or would have, for a dropped answer).
     pub status: u16,
 }
@@ -28,6 +30,7 @@ impl fmt::Debug for RecordedApplePayRequest {
             .field("terminal", &self.terminal)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("body", &self.body)
+            .field("traceparent", &self.traceparent)
             .field("status", &self.status)
             .finish()
     }
@@ -39,6 +42,7 @@ impl RecordedApplePayRequest {
             terminal: incoming.terminal.clone(),
             api_key,
             body: serde_json::from_slice(&incoming.body).ok(),
+            traceparent: incoming.traceparent.clone(),
             status: status.as_u16(),
         }
     }

@@ -7,7 +7,9 @@ use url::Url;
 use crate::idempotency;
 
 /// The caller's headers that reach Payroc; everything else (its `Authorization`, `x-api-key`,
-/// cookies, forwarding headers) stays here.
+/// cookies, forwarding headers) stays here. The last two, the caller's W3C Trace Context, go
+/// only while the broker does not trace: tracing, it continues the caller's trace and sends its
+/// own attempt's context instead.
 const FORWARDED: [HeaderName; 5] = [
     header::CONTENT_TYPE,
     header::ACCEPT,
@@ -15,6 +17,9 @@ const FORWARDED: [HeaderName; 5] = [
     HeaderName::from_static("traceparent"),
     HeaderName::from_static("tracestate"),
 ];
+
+/// How many of [`FORWARDED`] are not trace context.
+const NOT_TRACE_CONTEXT: usize = 3;
 
 /// `{API_URL}{rest}?{query}`, the path and query exactly as the caller wrote them.
 pub(super) fn upstream_url(api_url: &Url, rest: &str, query: Option<&str>) -> Url {
@@ -32,10 +37,16 @@ pub(super) fn has_idempotency_key(headers: &HeaderMap) -> bool {
         .is_some_and(|key| !key.as_bytes().trim_ascii().is_empty())
 }
 
-pub(super) fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
+/// The allow-listed headers of `incoming`; the caller's trace context only when `trace_context`.
+pub(super) fn forwarded_headers(incoming: &HeaderMap, trace_context: bool) -> HeaderMap {
+    let names = if trace_context {
+        &FORWARDED[..]
+    } else {
+        &FORWARDED[..NOT_TRACE_CONTEXT]
+    };
     let mut kept = HeaderMap::new();
-    for name in FORWARDED {
-        for value in incoming.get_all(&name) {
+    for name in names {
+        for value in incoming.get_all(name) {
             kept.append(name.clone(), value.clone());
         }
     }
@@ -86,11 +97,15 @@ mod tests {
             );
         }
         assert!(has_idempotency_key(&incoming));
-        let kept = forwarded_headers(&incoming);
+        let kept = forwarded_headers(&incoming, true);
         assert_eq!(kept.len(), 5);
         for gone in ["authorization", "x-api-key", "cookie", "x-forwarded-for"] {
             assert!(!kept.contains_key(gone), "{gone}");
         }
+        // Tracing, the broker sends its own trace context instead of the caller's.
+        let kept = forwarded_headers(&incoming, false);
+        assert_eq!(kept.len(), 3);
+        assert!(!kept.contains_key("traceparent") && !kept.contains_key("tracestate"));
     }
 
     #[test]
