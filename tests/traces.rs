@@ -424,6 +424,7 @@ async fn an_unrouted_request_is_named_after_its_method_alone_and_a_caller_withou
 /// (names, attribute keys and values, events, links, resource) contains a secret, a query or
 /// an ID from a path or body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario: every kind of secret through one exporter
 async fn no_secret_appears_in_any_exported_span() {
     use proxy_helpers::{PAYMENTS_KEY, SdkClient, payment, spawn_proxy_app};
     use tenants_helpers::{ACME_KEY, ACME_ORIGIN, GLOBEX_KEY, ORDERS_KEY, Scratch};
