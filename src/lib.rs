@@ -14,7 +14,8 @@
 //! - [`retry`]: the backoff maths both of them use;
 //! - [`payroc`]: the upstream HTTP client and wire types;
 //! - [`idempotency`], [`metrics`]: shared leaf modules;
-//! - [`config`]: layered settings and their validation; [`telemetry`]: log subscriber set-up;
+//! - [`config`]: layered settings and their validation; [`telemetry`]: log subscriber set-up
+//!   and OpenTelemetry traces;
 //! - [`fake_payroc`]: an in-process fake of Payroc for tests and `demo`; [`demo`]: that mode;
 //! - [`healthcheck`]: the container probe.
 

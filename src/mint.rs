@@ -4,6 +4,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use opentelemetry::context::FutureExt as _;
 use reqwest::Method;
 use time::OffsetDateTime;
 use tokio::time::{Instant, sleep};
@@ -169,12 +170,20 @@ impl<C: SessionCall> Minter<C> {
             sent += 1;
             let timeout = self.request_timeout.min(remaining);
             let traced = telemetry::attempt_span(endpoint, &Method::POST, sent);
-            let error =
-                match telemetry::within(traced.as_ref(), attempt(Arc::clone(&held), timeout)).await
-                {
-                    Ok(answer) => return Ok((answer, attempts)),
-                    Err(error) => error,
-                };
+            // Awaited as it is when not traced: wrapping it would move it once more.
+            let outcome = match &traced {
+                Some(traced) => {
+                    let context = traced.context().clone();
+                    attempt(Arc::clone(&held), timeout)
+                        .with_context(context)
+                        .await
+                }
+                None => attempt(Arc::clone(&held), timeout).await,
+            };
+            let error = match outcome {
+                Ok(answer) => return Ok((answer, attempts)),
+                Err(error) => error,
+            };
             telemetry::attempt_failed(traced.as_ref(), error.kind());
             drop(traced);
             match error {

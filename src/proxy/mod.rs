@@ -8,6 +8,7 @@ pub mod policy;
 
 use std::time::Duration;
 
+use opentelemetry::context::FutureExt as _;
 use tokio::time::{Instant, sleep};
 use url::Url;
 
@@ -108,16 +109,17 @@ impl Forwarder {
             *sent += 1;
             policy.attempts += 1;
             let traced = telemetry::attempt_span(Endpoint::Api, call.outgoing.method, *sent);
-            let result = telemetry::within(
-                traced.as_ref(),
-                self.client.forward(
-                    &call.outgoing,
-                    &held.token,
-                    self.settings.request_timeout.min(remaining),
-                    self.settings.response_limit_bytes,
-                ),
-            )
-            .await;
+            let attempt = self.client.forward(
+                &call.outgoing,
+                &held.token,
+                self.settings.request_timeout.min(remaining),
+                self.settings.response_limit_bytes,
+            );
+            // Awaited as it is when not traced: wrapping it would move it once more.
+            let result = match &traced {
+                Some(traced) => attempt.with_context(traced.context().clone()).await,
+                None => attempt.await,
+            };
             if let Err(error) = &result {
                 telemetry::attempt_failed(traced.as_ref(), error.kind());
             }

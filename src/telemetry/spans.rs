@@ -94,14 +94,24 @@ impl Extractor for Headers<'_> {
 
 /// The server span of one request: named after its method until the route is known
 /// ([`finish_server_span`]), the child of the caller's `traceparent` when it sent a valid one.
+#[inline]
 pub(crate) fn server_span(
     method: &Method,
     headers: &HeaderMap,
     request_id: &HeaderValue,
 ) -> Option<Traced> {
-    if !enabled() {
-        return None;
+    if enabled() {
+        new_server_span(method, headers, request_id)
+    } else {
+        None
     }
+}
+
+fn new_server_span(
+    method: &Method,
+    headers: &HeaderMap,
+    request_id: &HeaderValue,
+) -> Option<Traced> {
     let span = tracing::info_span!(
         target: TARGET,
         "request",
@@ -147,10 +157,16 @@ pub(crate) fn finish_server_span(
 
 /// The span of one request sent to Payroc for a caller (`attempt` counts from 1, a replay after
 /// a 401 included), named after the operation's URL template (the pass-through: its method).
+#[inline]
 pub(crate) fn attempt_span(endpoint: Endpoint, method: &Method, attempt: u32) -> Option<Traced> {
-    if !enabled() {
-        return None;
+    if enabled() {
+        new_attempt_span(endpoint, method, attempt)
+    } else {
+        None
     }
+}
+
+fn new_attempt_span(endpoint: Endpoint, method: &Method, attempt: u32) -> Option<Traced> {
     let name = match endpoint {
         Endpoint::CreateSession => {
             "POST /processing-terminals/{processingTerminalId}/hosted-fields-sessions"
@@ -226,10 +242,16 @@ pub(crate) fn refresh_ended(traced: Option<&Traced>, outcome: &'static str) {
 
 /// `request` with `traceparent` (and `tracestate`) naming the current span, when tracing is on
 /// and a span is current: the parent of Payroc's side of the trace.
+#[inline]
 pub(crate) fn propagate(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    if !enabled() {
-        return request;
+    if enabled() {
+        propagate_current(request)
+    } else {
+        request
     }
+}
+
+fn propagate_current(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     let cx = Context::current();
     let span = cx.span();
     let context = span.span_context();
@@ -269,10 +291,14 @@ fn traceparent(context: &SpanContext) -> HeaderValue {
 
 /// Records Payroc's answer on the current (attempt) span: its status (a 4xx or 5xx marks the
 /// span failed), or `None` for no answer.
+#[inline]
 pub(crate) fn record_answer(status: Option<u16>) {
-    if !enabled() {
-        return;
+    if enabled() {
+        record_on_current(status);
     }
+}
+
+fn record_on_current(status: Option<u16>) {
     let cx = Context::current();
     let span = cx.span();
     match status {
