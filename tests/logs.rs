@@ -2,6 +2,8 @@
 //! Its own test binary, because it installs the global subscriber (a thread-local one misses
 //! events whose callsite interest other tests' threads cached first).
 
+#[path = "support/capture.rs"]
+mod capture;
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
@@ -12,37 +14,13 @@ mod proxy_helpers;
 #[allow(dead_code)]
 mod tenants_helpers;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-};
-
 use serde_json::Value;
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use tracing_subscriber::EnvFilter;
 
 use hosted_fields_broker::fake_payroc::IdentityFault;
 
+use capture::Capture;
 use helpers::{CALLER_KEY, Options, spawn_app, spawn_app_with};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_appears_in_logs_even_at_trace() {
@@ -252,16 +230,7 @@ async fn tenants_secrets_stay_out(capture: &Capture) {
         );
     }
     // An Apple Pay merchant session is a credential too.
-    let apple = app
-        .client
-        .post(app.url("/apple-pay/session"))
-        .header("origin", ACME_ORIGIN)
-        .json(&serde_json::json!({
-            "validationUrl": "https://apple-pay-gateway.apple.com/paymentservices/startSession"
-        }))
-        .send()
-        .await
-        .unwrap();
+    let apple = tenants_helpers::acme_apple_pay(&app).send().await.unwrap();
     assert_eq!(apple.status(), 200);
     let merchant_session = apple.json::<Value>().await.unwrap()["merchantSession"].clone();
     for member in [

@@ -4,6 +4,8 @@
 //! follows its own trace ids, so they may run at once. The binary's own switch (no `OTEL_*`
 //! variable, no traces) is tested on the real binary at the end.
 
+#[path = "support/capture.rs"]
+mod capture;
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
@@ -18,9 +20,9 @@ mod receiver;
 mod tenants_helpers;
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader},
     process::{Command, Stdio},
-    sync::{Arc, Mutex, OnceLock},
+    sync::OnceLock,
     time::Duration,
 };
 
@@ -31,31 +33,11 @@ use hosted_fields_broker::{
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use tracing_subscriber::EnvFilter;
 
+use capture::Capture;
 use helpers::{CALLER_KEY, Options, spawn_app, spawn_app_with};
 use receiver::{ExportedSpan, Receiver, parse_traceparent, traceparent};
-
-/// The log lines written while the tests run (at the production default level).
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
 
 struct Tracing {
     receiver: Receiver,
@@ -341,20 +323,14 @@ async fn the_pass_through_sends_its_own_attempt_as_the_child_of_the_callers_trac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apple_pay_session_is_traced_and_payroc_gets_the_attempts_traceparent() {
-    use tenants_helpers::{ACME_ORIGIN, GLOBEX_KEY, Scratch, spawn_tenants_app};
+    use tenants_helpers::{GLOBEX_KEY, Scratch, spawn_tenants_app};
     let tracing = tracing_on();
     let scratch = Scratch::new();
     let app = spawn_tenants_app(&scratch, GLOBEX_KEY, |_| {}).await;
     app.wait_ready().await;
     let (trace_id, parent, header) = traceparent();
-    let response = app
-        .client
-        .post(app.url("/apple-pay/session"))
-        .header("origin", ACME_ORIGIN)
+    let response = tenants_helpers::acme_apple_pay(&app)
         .header("traceparent", &header)
-        .json(&json!({
-            "validationUrl": "https://apple-pay-gateway.apple.com/paymentservices/startSession"
-        }))
         .send()
         .await
         .unwrap();
@@ -500,14 +476,8 @@ async fn no_secret_appears_in_any_exported_span() {
 
     let scratch = Scratch::new();
     let tenants = spawn_proxy_app(&scratch, |_| {}).await;
-    let apple = tenants
-        .client
-        .post(tenants.url("/apple-pay/session"))
-        .header("origin", ACME_ORIGIN)
+    let apple = tenants_helpers::acme_apple_pay(&tenants)
         .header("traceparent", &header)
-        .json(&json!({
-            "validationUrl": "https://apple-pay-gateway.apple.com/paymentservices/startSession"
-        }))
         .send()
         .await
         .unwrap();

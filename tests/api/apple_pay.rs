@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{CALLER_KEY, Options, TestApp, assert_problem, spawn_app_with};
 use crate::tenants_helpers::{
-    ACME_APPLE_DOMAIN, ACME_KEY, ACME_ORIGIN, Scratch, spawn_tenants_app,
+    ACME_APPLE_DOMAIN, ACME_KEY, ACME_ORIGIN, Scratch, acme_apple_pay, spawn_tenants_app,
 };
 
 const SHOP: &str = "https://shop.example.com";
@@ -134,7 +134,7 @@ async fn each_account_starts_sessions_for_its_own_domain_and_terminals() {
     let app = spawn_tenants_app(&scratch, crate::tenants_helpers::GLOBEX_KEY, |_| {}).await;
     app.wait_ready().await;
 
-    let acme = started(&app, ACME_ORIGIN, &json!({"validationUrl": GLOBAL})).await;
+    let acme = acme_apple_pay(&app).send().await.unwrap();
 
     assert_eq!(acme.status(), 200);
     let sent = &app.fake.apple_pay_requests()[0];

@@ -75,6 +75,16 @@ payroc_api = ["GET /payments/*"]
     )
 }
 
+/// `POST /apple-pay/session` from acme's page with Apple's global validation URL.
+pub fn acme_apple_pay(app: &TestApp) -> reqwest::RequestBuilder {
+    app.client
+        .post(app.url("/apple-pay/session"))
+        .header("origin", ACME_ORIGIN)
+        .json(&serde_json::json!({
+            "validationUrl": "https://apple-pay-gateway.apple.com/paymentservices/startSession"
+        }))
+}
+
 /// The fake's keys: default (first), acme, globex, and `more` further accounts.
 pub fn fake_config(more: Vec<FakeAccount>) -> FakePayrocConfig {
     let mut accounts = vec![
